@@ -1,0 +1,124 @@
+package guard
+
+import "sync"
+
+// classSizes are the scratch size classes. Values larger than the last class
+// get a region of their own for the length of one Open.
+var classSizes = [...]int{64, 256, 1024, 4096, 16384, 65536}
+
+// class is a pool of equal-sized scratch slots carved from locked regions.
+type class struct {
+	size int
+
+	mu     sync.Mutex
+	cond   sync.Cond // signalled when a slot is returned or the Guard closes
+	free   [][]byte
+	chunks []region
+	closed bool
+}
+
+// classFor returns the smallest class that holds n bytes, or nil.
+func (g *Guard) classFor(n int) *class {
+	for i, size := range classSizes {
+		if n <= size {
+			return g.classes[i]
+		}
+	}
+	return nil
+}
+
+// acquire takes a free slot of c, growing the pool within the budget, and
+// waits for a slot to come back when the budget is spent.
+func (g *Guard) acquire(c *class) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.closed {
+			return nil, ErrClosed
+		}
+		if n := len(c.free); n > 0 {
+			s := c.free[n-1]
+			c.free = c.free[:n-1]
+			return s, nil
+		}
+		err := g.grow(c)
+		if err == nil {
+			continue
+		}
+		if len(c.chunks) == 0 {
+			// Nothing of this class will ever come back to wait for.
+			return nil, err
+		}
+		c.cond.Wait()
+	}
+}
+
+// grow adds one region's worth of slots to c. c.mu is held.
+func (g *Guard) grow(c *class) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrClosed
+	}
+	r, err := g.alloc(max(c.size, pageSize))
+	if err != nil {
+		return err
+	}
+	b := r.bytes()
+	c.chunks = append(c.chunks, r)
+	for off := 0; off+c.size <= len(b); off += c.size {
+		c.free = append(c.free, b[off:off+c.size:off+c.size])
+	}
+	return nil
+}
+
+// put returns a wiped slot to c.
+func (c *class) put(s []byte) {
+	c.mu.Lock()
+	if !c.closed {
+		c.free = append(c.free, s)
+	}
+	c.mu.Unlock()
+	c.cond.Signal()
+}
+
+// Scratch runs fn with n bytes of zeroed scratch memory (locked when the
+// Guard locks), then wipes it, also when fn panics. fn must not keep buf. It
+// serves code that must build a secret somewhere before sealing it, such as
+// a generator.
+func (g *Guard) Scratch(n int, fn func(buf []byte) error) error {
+	buf, c, r, err := g.take(n)
+	if err != nil {
+		return err
+	}
+	defer g.give(buf, n, c, r)
+	return fn(buf[:n])
+}
+
+// take returns a slot of at least n bytes: from class c, or, past the
+// largest class, a region r of its own. give wipes and returns it.
+func (g *Guard) take(n int) (buf []byte, c *class, r region, err error) {
+	if c = g.classFor(n); c != nil {
+		buf, err = g.acquire(c)
+		return buf, c, nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, nil, nil, ErrClosed
+	}
+	if r, err = g.alloc(n); err != nil {
+		return nil, nil, nil, err
+	}
+	return r.bytes(), nil, r, nil
+}
+
+// give wipes the first n bytes of buf and returns it to where take got it.
+func (g *Guard) give(buf []byte, n int, c *class, r region) {
+	if r != nil {
+		g.release(r) // free wipes
+		return
+	}
+	clear(buf[:n])
+	c.put(buf)
+}
