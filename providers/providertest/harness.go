@@ -1,10 +1,3 @@
-// Package providertest is the conformance suite that every strongroom
-// provider runs, so that providers need no unit tests of their own for the
-// semantics the store relies on (as gocloud.dev's drivertest does).
-//
-// A provider's test calls [Run] with a [Harness] that says how to make a
-// provider, how to name a secret and how to change it at the backend, and
-// which optional abilities the provider has.
 package providertest
 
 import (
@@ -39,10 +32,14 @@ type Harness struct {
 	// The suite closes it. Required.
 	Open func(t *testing.T) providers.Provider
 	// Ref returns the reference of the secret called name (a short ASCII
-	// identifier the suite picks). Required.
+	// identifier the suite picks: lower-case letters and digits, starting
+	// with a letter). Required.
 	Ref func(t *testing.T, name string) string
 	// Set makes the secret called name hold data at the backend, creating
-	// it if needed. Required.
+	// it if needed. Required. data is printable ASCII without spaces; Set
+	// must not retain it (the suite overwrites it afterwards) and must
+	// replace the value atomically, as the backend's own writers do: the
+	// suite calls Set while other goroutines Fetch.
 	Set func(t *testing.T, name string, data []byte)
 	// Remove deletes the secret called name at the backend. Required.
 	Remove func(t *testing.T, name string)
@@ -51,4 +48,7 @@ type Harness struct {
 	InvalidRefs []string
 	// Caps lists the optional abilities to test.
 	Caps Capabilities
+	// ErrorPrefix, when not empty, is the prefix every error of the
+	// provider must start with (for example "providers/file: ").
+	ErrorPrefix string
 }

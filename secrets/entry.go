@@ -1,0 +1,605 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strongroom/strongroom/providers"
+)
+
+// life is where an entry is in its lifecycle; failing, stale and expired
+// are derived from timestamps instead.
+type life int
+
+const (
+	lifePending life = iota // declared, no value yet
+	lifeActive              // has held a value
+	lifeRevoked
+	lifeDeleted
+	lifeClosed
+)
+
+// entry is one declared secret and its refresh state.
+type entry struct {
+	s      *Store
+	name   string
+	spec   Spec
+	prov   providers.Provider // nil for a secret made by Create without a Ref
+	scheme string
+	tel    entryTelemetry
+
+	// Read without e.mu on the Get path.
+	cur      atomic.Pointer[Secret]
+	staleAt  atomic.Int64 // unix ns from which reads fail with ErrStale; 0: not failing or no budget
+	reads    atomic.Uint64
+	lastRead atomic.Int64 // unix ns
+
+	mu           sync.Mutex
+	life         life
+	prev         *Secret
+	prevUntil    time.Time
+	flight       *flight
+	again        bool          // a change was signalled during the fetch under way
+	firstDone    chan struct{} // closed when the first load attempt ends
+	loadedAt     time.Time     // first value
+	refreshedAt  time.Time     // last successful fetch
+	rotatedAt    time.Time
+	rotations    int
+	failures     int // consecutive
+	failingSince time.Time
+	lastErr      error
+	lastErrAt    time.Time
+	nextRefresh  time.Time // zero: none due
+	staleSent    bool
+	expiredSent  bool
+	stopWatch    func()
+	endedAt      time.Time
+	readsBy      map[string]*atomic.Uint64
+
+	// Owned by the scheduler (under scheduler.mu).
+	wake  time.Time
+	index int
+}
+
+// flight is one fetch under way; every caller that needs its outcome waits
+// on done.
+type flight struct {
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+func newEntry(s *Store, spec Spec, p providers.Provider) *entry {
+	e := &entry{
+		s: s, name: spec.Name, spec: spec, prov: p,
+		scheme:    providers.Scheme(spec.Ref),
+		firstDone: make(chan struct{}),
+		index:     -1,
+	}
+	e.tel = s.tel.forEntry(e)
+	return e
+}
+
+// start begins watching (when the provider can) and the first load.
+func (e *entry) start() {
+	e.watch()
+	e.fetchNow()
+}
+
+// watch asks the provider for change signals, when it can give them.
+func (e *entry) watch() {
+	if w, ok := e.prov.(providers.Watcher); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), e.spec.Refresh.Timeout)
+		stop, err := w.Watch(ctx, e.spec.Ref, e.changed)
+		cancel()
+		if err != nil {
+			e.s.log.Warn("strongroom: cannot watch secret; relying on polling and expiry",
+				"secret", e.name, "error", err.Error())
+		} else {
+			e.mu.Lock()
+			if e.life >= lifeRevoked {
+				e.mu.Unlock()
+				stop()
+			} else {
+				e.stopWatch = stop
+				e.mu.Unlock()
+			}
+		}
+	}
+}
+
+// changed is the provider's push signal. A signal during a fetch may
+// report a change that fetch did not see, so it earns one more fetch.
+func (e *entry) changed() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.flight != nil {
+		e.again = true
+		return
+	}
+	e.startLocked()
+}
+
+// fetchNow starts a fetch unless one is under way, and returns it.
+func (e *entry) fetchNow() *flight {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.startLocked()
+}
+
+// startLocked is fetchNow with e.mu held.
+func (e *entry) startLocked() *flight {
+	if e.flight != nil {
+		return e.flight
+	}
+	if e.life >= lifeRevoked || e.prov == nil {
+		f := &flight{done: make(chan struct{}), err: e.endedError("refresh")}
+		if e.prov == nil && e.life < lifeRevoked {
+			f.err = nil // a generated secret has nothing to fetch
+		}
+		close(f.done)
+		return f
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.spec.Refresh.Timeout)
+	f := &flight{done: make(chan struct{}), cancel: cancel}
+	e.flight = f
+	e.nextRefresh = time.Time{}
+	e.s.bg.Add(1)
+	go e.run(ctx, f)
+	return f
+}
+
+func (e *entry) run(ctx context.Context, f *flight) {
+	defer e.s.bg.Done()
+	ctx, span := e.s.tel.startFetch(ctx, e)
+	v, err := e.prov.Fetch(ctx, e.spec.Ref)
+	f.cancel()
+	err = e.apply(v, err)
+	span.end(err)
+	e.mu.Lock()
+	f.err = err
+	e.flight = nil
+	if e.again && e.life < lifeRevoked {
+		e.again = false
+		e.startLocked()
+	} else {
+		e.reschedule() // the refresh deadline counts again now that no fetch is under way
+	}
+	select {
+	case <-e.firstDone:
+	default:
+		close(e.firstDone)
+	}
+	e.mu.Unlock()
+	close(f.done)
+}
+
+// apply takes the outcome of a fetch: it validates, seals and swaps in a
+// new value, or records the failure. It wipes v.
+func (e *entry) apply(v *providers.Value, err error) error {
+	now := e.s.clock.Now()
+	if err != nil {
+		return e.fail(EventRefreshFailed, classify("fetch", e.name, err), now)
+	}
+	defer v.Wipe()
+	if v == nil {
+		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now)
+	}
+	if err := e.vet(v, now); err != nil {
+		return e.fail(EventRejected, err, now)
+	}
+	if cur := e.cur.Load(); cur != nil && v.Version != "" && cur.version == v.Version && cur.expiresAt.Equal(v.ExpiresAt) {
+		e.mu.Lock()
+		e.refreshedAt = now
+		e.recovered()
+		e.nextRefresh = e.plan(now, cur)
+		e.reschedule()
+		e.mu.Unlock()
+		e.tel.refreshed(outcomeUnchanged)
+		return nil
+	}
+	sec, serr := e.seal(v, now)
+	if serr != nil {
+		return e.fail(EventRefreshFailed, serr, now)
+	}
+	return e.install(sec, now)
+}
+
+// vet runs the spec's validator and the expiry check on a new value.
+func (e *entry) vet(v *providers.Value, now time.Time) *Error {
+	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
+		return newError("validate", e.name, ErrInvalid, fmt.Errorf("value expired at %s", v.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	if e.spec.Validate != nil {
+		if err := e.spec.Validate(v.Data); err != nil {
+			return newError("validate", e.name, ErrInvalid, scrub(err, v.Data))
+		}
+	}
+	return nil
+}
+
+// seal makes a handle for v.
+func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
+	sealed, err := e.s.guard.Seal(v.Data)
+	if err != nil {
+		return nil, classify("seal", e.name, err)
+	}
+	return &Secret{
+		name: e.name, version: v.Version, kind: e.spec.Kind,
+		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
+		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
+	}, nil
+}
+
+// install makes sec the current version.
+func (e *entry) install(sec *Secret, now time.Time) error {
+	e.mu.Lock()
+	if e.life >= lifeRevoked {
+		err := e.endedError("refresh")
+		e.mu.Unlock()
+		sec.destroy(err)
+		return err
+	}
+	old := e.cur.Swap(sec)
+	var wipe []*Secret
+	ev := Event{Kind: EventLoaded, Secret: e.name, Version: sec.version, ExpiresAt: sec.expiresAt, Time: now}
+	if old != nil {
+		ev.Kind, ev.PreviousVersion = EventRotated, old.version
+		if e.prev != nil {
+			wipe = append(wipe, e.prev)
+			e.prev = nil
+		}
+		if e.spec.Overlap > 0 {
+			e.prev, e.prevUntil = old, now.Add(e.spec.Overlap)
+		} else {
+			wipe = append(wipe, old)
+		}
+		e.rotatedAt = now
+		e.rotations++
+	} else if e.loadedAt.IsZero() {
+		e.loadedAt = now
+	}
+	e.life = lifeActive
+	e.refreshedAt = now
+	e.recovered()
+	e.nextRefresh = e.plan(now, sec)
+	e.reschedule()
+	e.s.hub.publish(ev)
+	e.mu.Unlock()
+
+	for _, w := range wipe {
+		w.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
+	}
+	if old != nil {
+		e.tel.refreshed(outcomeRotated)
+		e.s.log.Info("strongroom: secret rotated", "secret", e.name, "version", sec.version, "previous_version", old.version)
+	} else {
+		e.tel.refreshed(outcomeLoaded)
+		e.s.log.Info("strongroom: secret loaded", "secret", e.name, "version", sec.version, "source", e.scheme)
+	}
+	return nil
+}
+
+var errSuperseded = fmt.Errorf("superseded by a newer version")
+
+// recovered clears the failure state after a good fetch. e.mu is held.
+func (e *entry) recovered() {
+	e.failures = 0
+	e.failingSince = time.Time{}
+	e.staleAt.Store(0)
+	e.staleSent, e.expiredSent = false, false
+}
+
+// fail records a failed or rejected fetch and schedules a retry.
+func (e *entry) fail(kind EventKind, err *Error, now time.Time) error {
+	e.mu.Lock()
+	e.failures++
+	e.lastErr, e.lastErrAt = err, now
+	if e.failingSince.IsZero() {
+		e.failingSince = now
+		if e.spec.MaxStale > 0 && e.cur.Load() != nil {
+			e.staleAt.Store(now.Add(e.spec.MaxStale).UnixNano())
+		}
+	}
+	if e.life < lifeRevoked {
+		e.nextRefresh = now.Add(e.backoff())
+		e.reschedule()
+	}
+	e.s.hub.publish(Event{Kind: kind, Secret: e.name, Time: now, Err: err})
+	failures := e.failures
+	e.mu.Unlock()
+	if kind == EventRejected {
+		e.tel.refreshed(outcomeRejected)
+	} else {
+		e.tel.refreshed(outcomeFailed)
+	}
+	e.s.log.Warn("strongroom: refresh failed; keeping the last good value", "secret", e.name,
+		"event", kind.String(), "consecutive_failures", failures, "error", err.Error())
+	return err
+}
+
+// backoff is the wait before the next attempt after e.failures failures:
+// full jitter over an exponential bound. e.mu is held.
+func (e *entry) backoff() time.Duration {
+	r := e.spec.Refresh
+	bound := r.MinBackoff
+	for i := 1; i < e.failures && bound < r.MaxBackoff; i++ {
+		bound *= 2
+	}
+	bound = min(bound, r.MaxBackoff)
+	return max(time.Duration(e.s.jitter(float64(bound))), r.MinBackoff/10)
+}
+
+// plan returns when sec should next be refreshed; zero for never. e.mu is held.
+func (e *entry) plan(now time.Time, sec *Secret) time.Time {
+	r := e.spec.Refresh
+	var next time.Time
+	if !sec.expiresAt.IsZero() {
+		life := float64(sec.expiresAt.Sub(now))
+		next = now.Add(time.Duration(life*r.Ahead - e.s.jitter(life*r.Jitter)))
+	}
+	if r.Interval > 0 {
+		iv := float64(r.Interval)
+		poll := now.Add(time.Duration(iv - e.s.jitter(iv*r.Jitter)))
+		if next.IsZero() || poll.Before(next) {
+			next = poll
+		}
+	}
+	return next
+}
+
+// reschedule tells the scheduler the entry's next deadline. e.mu is held.
+func (e *entry) reschedule() {
+	var t time.Time
+	earliest := func(c time.Time) {
+		if !c.IsZero() && (t.IsZero() || c.Before(t)) {
+			t = c
+		}
+	}
+	if e.flight == nil {
+		earliest(e.nextRefresh)
+	}
+	if e.prev != nil {
+		earliest(e.prevUntil)
+	}
+	if sa := e.staleAt.Load(); sa != 0 && !e.staleSent {
+		earliest(time.Unix(0, sa))
+	}
+	if cur := e.cur.Load(); cur != nil && !e.expiredSent {
+		earliest(cur.expiresAt)
+	}
+	if e.life >= lifeRevoked {
+		t = time.Time{}
+	}
+	e.s.sched.set(e, t)
+}
+
+// tick handles every deadline of e that has come: the end of an overlap
+// window, a spent staleness budget, an expiry, a due refresh.
+func (e *entry) tick(now time.Time) {
+	e.mu.Lock()
+	var wipe *Secret
+	if e.prev != nil && !now.Before(e.prevUntil) {
+		wipe, e.prev = e.prev, nil
+	}
+	if sa := e.staleAt.Load(); sa != 0 && !e.staleSent && now.UnixNano() >= sa {
+		e.staleSent = true
+		err := e.staleError("refresh", now)
+		e.s.hub.publish(Event{Kind: EventStale, Secret: e.name, Time: now, Err: err})
+		e.s.log.Error("strongroom: staleness budget spent; reads now fail", "secret", e.name, "error", err.Error())
+	}
+	if cur := e.cur.Load(); cur != nil && !e.expiredSent && !cur.expiresAt.IsZero() && !now.Before(cur.expiresAt) {
+		e.expiredSent = true
+		e.s.hub.publish(Event{Kind: EventExpired, Secret: e.name, Version: cur.version, ExpiresAt: cur.expiresAt, Time: now})
+		e.s.log.Error("strongroom: secret expired", "secret", e.name, "version", cur.version)
+	}
+	due := e.flight == nil && !e.nextRefresh.IsZero() && !now.Before(e.nextRefresh)
+	e.reschedule()
+	e.mu.Unlock()
+	if wipe != nil {
+		wipe.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
+	}
+	if due {
+		e.fetchNow()
+	}
+}
+
+// get is the read path shared by Store.Get and View.Get.
+func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uint64) (*Secret, error) {
+	sec := e.cur.Load()
+	if sec == nil {
+		var err error
+		if sec, err = e.first(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := e.s.clock.Now()
+	if !sec.expiresAt.IsZero() && !now.Before(sec.expiresAt) {
+		return nil, newError("get", e.name, ErrExpired, fmt.Errorf("version %s expired at %s",
+			sec.version, sec.expiresAt.UTC().Format(time.RFC3339)))
+	}
+	ns := now.UnixNano()
+	if sa := e.staleAt.Load(); sa != 0 && ns >= sa {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return nil, e.staleError("get", now)
+	}
+	e.reads.Add(1)
+	if byConsumer != nil {
+		byConsumer.Add(1)
+	}
+	if ns-e.lastRead.Load() > int64(time.Millisecond) {
+		e.lastRead.Store(ns)
+	}
+	if e.s.opts.AuditReads {
+		e.s.log.Info("strongroom: secret read", "secret", e.name, "consumer", consumer, "version", sec.version)
+	}
+	return sec, nil
+}
+
+// staleError explains a spent staleness budget. e.mu is held.
+func (e *entry) staleError(op string, now time.Time) error {
+	return newError(op, e.name, ErrStale, fmt.Errorf("refreshes failing for %s, over the %s budget; last error: %v",
+		now.Sub(e.failingSince).Round(time.Millisecond), e.spec.MaxStale, e.lastErr))
+}
+
+// first waits for the first value.
+func (e *entry) first(ctx context.Context) (*Secret, error) {
+	e.mu.Lock()
+	if e.life >= lifeRevoked {
+		defer e.mu.Unlock()
+		return nil, e.endedError("get")
+	}
+	if sec := e.cur.Load(); sec != nil { // loaded while we took the lock
+		e.mu.Unlock()
+		return sec, nil
+	}
+	f := e.flight
+	lastErr := e.lastErr
+	e.mu.Unlock()
+	if f == nil {
+		if lastErr != nil {
+			return nil, lastErr
+		}
+		f = e.fetchNow()
+	}
+	if err := e.wait(ctx, f); err != nil {
+		return nil, err
+	}
+	if sec := e.cur.Load(); sec != nil {
+		return sec, nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return nil, e.endedError("get")
+}
+
+// wait waits for f or ctx.
+func (e *entry) wait(ctx context.Context, f *flight) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return newError("get", e.name, errFetch, fmt.Errorf("waiting for the value: %w", ctx.Err()))
+	}
+}
+
+// ready waits for the first load attempt.
+func (e *entry) ready(ctx context.Context) error {
+	select {
+	case <-e.firstDone:
+	case <-ctx.Done():
+		return newError("ready", e.name, errFetch, fmt.Errorf("waiting for the first load: %w", ctx.Err()))
+	}
+	if e.cur.Load() != nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.lastErr != nil {
+		return e.lastErr
+	}
+	return e.endedError("ready")
+}
+
+// previous returns the superseded version while its overlap lasts.
+func (e *entry) previous() (*Secret, error) {
+	now := e.s.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prev == nil || !now.Before(e.prevUntil) {
+		return nil, newError("previous", e.name, ErrNotFound, fmt.Errorf("no previous version within its overlap window"))
+	}
+	return e.prev, nil
+}
+
+// endedError explains why an entry has no value. e.mu is held.
+func (e *entry) endedError(op string) error {
+	switch e.life {
+	case lifeRevoked:
+		return newError(op, e.name, ErrRevoked, nil)
+	case lifeDeleted:
+		return newError(op, e.name, ErrNotFound, fmt.Errorf("deleted at %s", e.endedAt.UTC().Format(time.RFC3339)))
+	case lifeClosed:
+		return newError(op, e.name, ErrClosed, nil)
+	}
+	if e.lastErr != nil {
+		return e.lastErr
+	}
+	return newError(op, e.name, ErrNotFound, fmt.Errorf("no value loaded"))
+}
+
+func (e *entry) terminated() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.life == lifeRevoked || e.life == lifeDeleted
+}
+
+// end moves e to a terminal state and wipes its values at once.
+func (e *entry) end(to life, why error, ev Event) {
+	e.mu.Lock()
+	if e.life >= lifeRevoked {
+		e.mu.Unlock()
+		return
+	}
+	e.life = to
+	e.endedAt = e.s.clock.Now()
+	if e.flight != nil {
+		e.flight.cancel()
+	}
+	stop := e.stopWatch
+	e.stopWatch = nil
+	e.reschedule()
+	cur, prev := e.cur.Swap(nil), e.prev
+	e.prev = nil
+	if ev.Kind != 0 {
+		ev.Time = e.endedAt
+		e.s.hub.publish(ev)
+	}
+	e.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	for _, s := range []*Secret{cur, prev} {
+		if s != nil {
+			s.destroy(why)
+		}
+	}
+}
+
+// shutdown stops watching and fetching, at Close.
+func (e *entry) shutdown() {
+	e.end(lifeClosed, newError("use", e.name, ErrDestroyed, ErrClosed), Event{})
+}
+
+// wipe destroys what is left after shutdown (a fetch that finished late
+// destroys its own value).
+func (e *entry) wipe(why error) {
+	e.mu.Lock()
+	cur, prev := e.cur.Swap(nil), e.prev
+	e.prev = nil
+	e.mu.Unlock()
+	for _, s := range []*Secret{cur, prev} {
+		if s != nil {
+			s.destroy(why)
+		}
+	}
+}
+
+// counterFor returns the read counter of consumer.
+func (e *entry) counterFor(consumer string) *atomic.Uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.readsBy == nil {
+		e.readsBy = make(map[string]*atomic.Uint64)
+	}
+	c := e.readsBy[consumer]
+	if c == nil {
+		c = new(atomic.Uint64)
+		e.readsBy[consumer] = c
+	}
+	return c
+}

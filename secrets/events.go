@@ -1,0 +1,229 @@
+package secrets
+
+import (
+	"fmt"
+	"path"
+	"sync"
+	"time"
+)
+
+// EventKind says what happened to a secret.
+type EventKind int
+
+// Kinds of event.
+const (
+	_ EventKind = iota
+	// EventLoaded: the first value was loaded.
+	EventLoaded
+	// EventRotated: a new value (or a new expiry) replaced the current one;
+	// Event.PreviousVersion is the old version.
+	EventRotated
+	// EventRefreshFailed: a fetch failed; the last good value stays.
+	EventRefreshFailed
+	// EventRejected: a fetched value failed validation; the last good
+	// value stays.
+	EventRejected
+	// EventStale: refreshes have failed for longer than Spec.MaxStale;
+	// reads fail with ErrStale until one succeeds.
+	EventStale
+	// EventExpired: the current value passed its expiry; reads fail with
+	// ErrExpired until a refresh succeeds.
+	EventExpired
+	// EventRevoked: the secret was revoked and wiped.
+	EventRevoked
+	// EventDeleted: the secret was deleted and wiped.
+	EventDeleted
+)
+
+var eventNames = [...]string{"", "loaded", "rotated", "refresh_failed", "rejected", "stale", "expired", "revoked", "deleted"}
+
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// MarshalText encodes the kind's name.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event tells a subscriber what happened to a secret. It carries metadata,
+// never the value.
+type Event struct {
+	Kind            EventKind
+	Secret          string    // the secret's name
+	Version         string    // the version concerned (the new one for EventRotated)
+	PreviousVersion string    // EventRotated: the version replaced
+	ExpiresAt       time.Time // expiry of Version; zero if none
+	Time            time.Time // when it happened, by the Store's clock
+	Err             error     // why, for failures, rejections and staleness
+	// Dropped counts the events that happened after this one but were
+	// not delivered to this subscriber because its queue
+	// (Options.EventBuffer) was full.
+	Dropped int
+}
+
+// String describes the event in one line.
+func (e Event) String() string {
+	s := e.Kind.String() + " " + e.Secret
+	switch {
+	case e.Kind == EventRotated:
+		s += " " + e.PreviousVersion + " -> " + e.Version
+	case e.Version != "":
+		s += " " + e.Version
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Subscribe calls fn for every event of the secrets whose names match
+// pattern (path.Match syntax; "*" or "" for all), in the order the events
+// happened. Each subscriber has its own goroutine and queue, so a slow fn
+// delays only its own later events and never the refresh engine or another
+// subscriber. cancel stops deliveries: after it returns, fn is called at
+// most once more (a call already under way). Subscribe fails with
+// ErrInvalid for a malformed pattern and ErrClosed after Close.
+func (s *Store) Subscribe(pattern string, fn func(Event)) (cancel func(), err error) {
+	match, err := matcher(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return s.hub.add(match, fn)
+}
+
+// matcher checks a subscription pattern and returns its test.
+func matcher(pattern string) (func(name string) bool, error) {
+	if pattern == "" {
+		pattern = "*"
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, newError("subscribe", "", ErrInvalid, fmt.Errorf("pattern %q: %w", pattern, err))
+	}
+	return func(name string) bool { ok, _ := path.Match(pattern, name); return ok }, nil
+}
+
+// hub fans events out to subscribers.
+type hub struct {
+	s      *Store
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type subscriber struct {
+	match func(name string) bool
+	fn    func(Event)
+	max   int
+
+	mu    sync.Mutex
+	queue []Event
+	wake  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (h *hub) init(s *Store) {
+	h.s = s
+	h.subs = make(map[*subscriber]struct{})
+}
+
+func (h *hub) add(match func(string) bool, fn func(Event)) (func(), error) {
+	sub := &subscriber{match: match, fn: fn, max: h.s.opts.EventBuffer,
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, newError("subscribe", "", ErrClosed, nil)
+	}
+	h.subs[sub] = struct{}{}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		sub.deliver(h.s)
+	}()
+	return func() {
+		h.mu.Lock()
+		delete(h.subs, sub)
+		h.mu.Unlock()
+		sub.stop()
+	}, nil
+}
+
+// publish queues ev for every matching subscriber. Callers hold the
+// secret's lock, which orders one secret's events; h.mu orders all of them.
+func (h *hub) publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if !sub.match(ev.Secret) {
+			continue
+		}
+		sub.mu.Lock()
+		if n := len(sub.queue); n >= sub.max {
+			sub.queue[n-1].Dropped++
+		} else {
+			sub.queue = append(sub.queue, ev)
+		}
+		sub.mu.Unlock()
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	subs := h.subs
+	h.subs = nil
+	h.mu.Unlock()
+	for sub := range subs {
+		sub.stop()
+	}
+	h.wg.Wait()
+}
+
+func (sub *subscriber) stop() { sub.once.Do(func() { close(sub.done) }) }
+
+// deliver runs in the subscriber's goroutine until stop.
+func (sub *subscriber) deliver(s *Store) {
+	for {
+		select {
+		case <-sub.done:
+			return
+		case <-sub.wake:
+		}
+		for {
+			sub.mu.Lock()
+			if len(sub.queue) == 0 {
+				sub.mu.Unlock()
+				break
+			}
+			ev := sub.queue[0]
+			sub.queue[0] = Event{}
+			sub.queue = sub.queue[1:]
+			sub.mu.Unlock()
+			select {
+			case <-sub.done:
+				return
+			default:
+			}
+			sub.call(s, ev)
+		}
+	}
+}
+
+// call runs fn, containing a panic so that one bad hook does not take the
+// process down from a goroutine the program does not own.
+func (sub *subscriber) call(s *Store, ev Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("strongroom: event subscriber panicked", "event", ev.Kind.String(), "secret", ev.Secret, "panic", fmt.Sprint(r))
+		}
+	}()
+	sub.fn(ev)
+}

@@ -1,0 +1,111 @@
+package secrets_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/strongroom/strongroom/secrets"
+)
+
+// Every subscriber sees every event in order; a slow one holds up neither
+// the refresh engine nor the others.
+func TestHooksInOrderWithSlowSubscriber(t *testing.T) {
+	f := newFixture(t, nil)
+	const rotations = 50
+	release := make(chan struct{})
+	slowGot := make(chan secrets.Event, 1000)
+	cancelSlow, err := f.store.Subscribe("*", func(e secrets.Event) {
+		<-release
+		slowGot <- e
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelSlow()
+	fast := []<-chan secrets.Event{f.events("*"), f.events("k"), f.events("k*")}
+	f.add(secrets.Spec{Name: "k"}, "v0", nil)
+	for i := 1; i <= rotations; i++ {
+		f.mem.Set("k", fmt.Appendf(nil, "v%d", i), nil)
+		if err := f.store.Refresh(ctx(t), "k"); err != nil { // the engine is not held up
+			t.Fatalf("Refresh %d: %v", i, err)
+		}
+	}
+	check := func(who string, ch <-chan secrets.Event) {
+		t.Helper()
+		e := next(t, ch, secrets.EventLoaded)
+		if e.Version != "1" {
+			t.Errorf("%s: loaded version %s", who, e.Version)
+		}
+		for i := 2; i <= rotations+1; i++ {
+			e := next(t, ch, secrets.EventRotated)
+			if e.Version != fmt.Sprint(i) || e.PreviousVersion != fmt.Sprint(i-1) {
+				t.Fatalf("%s: event %d is %v, want rotation %d -> %d", who, i, e, i-1, i)
+			}
+		}
+	}
+	for i, ch := range fast {
+		check(fmt.Sprintf("fast subscriber %d", i), ch)
+	}
+	select {
+	case e := <-slowGot:
+		t.Fatalf("slow subscriber delivered %v before release", e)
+	default:
+	}
+	close(release)
+	check("slow subscriber", slowGot)
+}
+
+func TestSubscriberDropsWhenQueueFull(t *testing.T) {
+	f := newFixture(t, &secrets.Options{EventBuffer: 2})
+	release := make(chan struct{})
+	got := make(chan secrets.Event, 100)
+	cancel, _ := f.store.Subscribe("*", func(e secrets.Event) { <-release; got <- e })
+	defer cancel()
+	f.add(secrets.Spec{Name: "k"}, "v0", nil)
+	for i := 1; i <= 10; i++ {
+		f.mem.Set("k", fmt.Appendf(nil, "v%d", i), nil)
+		f.store.Refresh(ctx(t), "k")
+	}
+	close(release)
+	// 11 events: at most one in the subscriber's hands, two queued, the
+	// rest dropped and counted on the last queued one.
+	delivered, dropped := 0, 0
+	for delivered+dropped < 11 {
+		select {
+		case e := <-got:
+			delivered++
+			dropped += e.Dropped
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivered %d, dropped %d of 11 events", delivered, dropped)
+		}
+	}
+	if delivered > 3 || dropped == 0 {
+		t.Errorf("delivered %d and reported %d dropped; want at most 3 delivered, the rest reported", delivered, dropped)
+	}
+}
+
+func TestSubscriberPanicIsContained(t *testing.T) {
+	f := newFixture(t, nil)
+	ok := f.events("*")
+	cancel, _ := f.store.Subscribe("*", func(secrets.Event) { panic("hook bug") })
+	defer cancel()
+	f.add(secrets.Spec{Name: "k"}, "v", nil)
+	next(t, ok, secrets.EventLoaded)
+	f.mem.Set("k", []byte("w"), nil)
+	next(t, ok, secrets.EventRotated)
+}
+
+func TestSubscribeErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.store.Subscribe("[", func(secrets.Event) {}); !errors.Is(err, secrets.ErrInvalid) {
+		t.Errorf("bad pattern = %v, want ErrInvalid", err)
+	}
+	cancel, err := f.store.Subscribe("", func(secrets.Event) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	cancel() // idempotent
+}

@@ -1,0 +1,215 @@
+package secrets
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/strongroom/strongroom/providers"
+)
+
+// Generator makes a new secret value. [Store.Create] calls it with a
+// buffer in locked scratch memory, so the value never passes through a Go
+// string or the ordinary heap before it is sealed.
+type Generator interface {
+	// Size returns the length in bytes of the value Generate writes.
+	Size() int
+	// Generate fills dst, of length Size(), using randomness from r. It
+	// must not keep dst.
+	Generate(dst []byte, r io.Reader) error
+}
+
+// Alphabets for [Password].
+const (
+	// AlphabetAlphanumeric: ASCII letters and digits (62 symbols).
+	AlphabetAlphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	// AlphabetURLSafe: letters, digits and "-._~", the characters a URL,
+	// a connection string or a shell leaves alone (66 symbols).
+	AlphabetURLSafe = AlphabetAlphanumeric + "-._~"
+)
+
+// minPasswordBits is the least entropy a generated password may carry.
+const minPasswordBits = 64
+
+// Password generates a random password: each character drawn uniformly
+// (by rejection sampling, without modulo bias) from Alphabet. Its entropy
+// is Length × log2(len(Alphabet)) bits, and must be at least 64.
+type Password struct {
+	// Length in characters. Zero: 32.
+	Length int
+	// Alphabet of distinct ASCII characters, 2 to 256 of them. Zero:
+	// AlphabetURLSafe.
+	Alphabet string
+}
+
+// Size returns the password's length.
+func (p *Password) Size() int {
+	if p.Length == 0 {
+		return 32
+	}
+	return p.Length
+}
+
+// Generate fills dst with the password.
+func (p *Password) Generate(dst []byte, r io.Reader) error {
+	alpha := p.Alphabet
+	if alpha == "" {
+		alpha = AlphabetURLSafe
+	}
+	if err := checkAlphabet(alpha); err != nil {
+		return err
+	}
+	if bits := float64(len(dst)) * math.Log2(float64(len(alpha))); bits < minPasswordBits {
+		return fmt.Errorf("password of %d characters from %d symbols carries %.0f bits of entropy, below %d",
+			len(dst), len(alpha), bits, minPasswordBits)
+	}
+	// Bytes at or above limit would make some characters likelier.
+	limit := 256 - 256%len(alpha)
+	filled := 0
+	for filled < len(dst) {
+		chunk := dst[filled:]
+		if _, err := io.ReadFull(r, chunk); err != nil {
+			clear(dst)
+			return fmt.Errorf("reading randomness: %w", err)
+		}
+		// Writes never overtake reads: position filled <= position of b.
+		for _, b := range chunk {
+			if int(b) < limit {
+				dst[filled] = alpha[int(b)%len(alpha)]
+				filled++
+			}
+		}
+	}
+	return nil
+}
+
+func checkAlphabet(a string) error {
+	if len(a) < 2 || len(a) > 256 {
+		return fmt.Errorf("alphabet must have 2 to 256 characters, not %d", len(a))
+	}
+	var seen [256]bool
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if c < 0x21 || c > 0x7e {
+			return fmt.Errorf("alphabet character at byte %d is not printable ASCII", i)
+		}
+		if seen[c] {
+			return fmt.Errorf("alphabet repeats %q, which would bias the draw", c)
+		}
+		seen[c] = true
+	}
+	return nil
+}
+
+// Key generates Bytes random bytes, for symmetric keys and HMAC secrets.
+type Key struct {
+	// Bytes is the key length. Zero: 32.
+	Bytes int
+}
+
+// Size returns the key length.
+func (k *Key) Size() int {
+	if k.Bytes == 0 {
+		return 32
+	}
+	return k.Bytes
+}
+
+// Generate fills dst with random bytes.
+func (k *Key) Generate(dst []byte, r io.Reader) error {
+	if _, err := io.ReadFull(r, dst); err != nil {
+		clear(dst)
+		return fmt.Errorf("reading randomness: %w", err)
+	}
+	return nil
+}
+
+// maxGenerated bounds Generator.Size.
+const maxGenerated = 1 << 20
+
+// Create generates a new secret with gen and declares it under spec. The
+// value is made in locked scratch memory, vetted by spec.Validate, written
+// to the backend when spec.Ref is set (its provider must implement
+// providers.Writer, else ErrUnsupported), then sealed; the plaintext never
+// exists anywhere else. With an empty spec.Ref the secret lives only in this
+// process and is never refreshed. Create returns the new version's handle;
+// it fails with ErrExists when the name is taken and ErrInvalid when gen
+// fails or the value is rejected.
+func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, error) {
+	spec, p, err := spec.normalize(false, s.providers)
+	if err != nil {
+		return nil, err
+	}
+	var w providers.Writer
+	if p != nil {
+		var ok bool
+		if w, ok = p.(providers.Writer); !ok {
+			return nil, newError("create", spec.Name, ErrUnsupported, fmt.Errorf("provider %q cannot write", providers.Scheme(spec.Ref)))
+		}
+	}
+	n := gen.Size()
+	if n <= 0 || n > maxGenerated {
+		return nil, newError("create", spec.Name, ErrInvalid, fmt.Errorf("generator size %d outside 1 to %d bytes", n, maxGenerated))
+	}
+	if _, err := s.lookup("create", spec.Name); err == nil || !errors.Is(err, ErrNotFound) {
+		if err == nil {
+			err = newError("create", spec.Name, ErrExists, nil)
+		}
+		return nil, err
+	}
+	e := newEntry(s, spec, p)
+	var sec *Secret
+	err = s.guard.Scratch(n, func(buf []byte) error {
+		s.randMu.Lock()
+		err := gen.Generate(buf, s.random)
+		s.randMu.Unlock()
+		if err != nil {
+			return newError("create", spec.Name, ErrInvalid, scrub(err, buf))
+		}
+		v := providers.Value{Data: buf}
+		if verr := e.vet(&v, s.clock.Now()); verr != nil {
+			return verr
+		}
+		if w != nil {
+			if v.Version, err = w.Write(ctx, spec.Ref, buf); err != nil {
+				return classify("create", spec.Name, err)
+			}
+		} else {
+			v.Version = randomVersion()
+		}
+		var serr *Error
+		sec, serr = e.seal(&v, s.clock.Now())
+		if serr != nil {
+			return serr
+		}
+		return nil
+	})
+	if err != nil {
+		if _, ok := err.(*Error); !ok {
+			err = classify("create", spec.Name, err)
+		}
+		return nil, err
+	}
+	if err := s.insert(e); err != nil {
+		sec.destroy(err)
+		return nil, err
+	}
+	if err := e.install(sec, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	close(e.firstDone)
+	if p != nil {
+		e.watch()
+	}
+	return sec, nil
+}
+
+func randomVersion() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,249 @@
+package secrets
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+)
+
+// State is where a secret stands, as the inventory reports it.
+type State int
+
+// States.
+const (
+	// StatePending: declared, no value loaded yet.
+	StatePending State = iota
+	// StateActive: a value is served and the last refresh succeeded.
+	StateActive
+	// StateFailing: refreshes fail; the last good value is still served.
+	StateFailing
+	// StateStale: refreshes have failed past Spec.MaxStale; reads fail.
+	StateStale
+	// StateExpired: the value is past its expiry; reads fail.
+	StateExpired
+	// StateRevoked, StateDeleted: ended by Revoke, or by Destroy or Delete.
+	StateRevoked
+	StateDeleted
+	// StateClosed: the Store is closed.
+	StateClosed
+)
+
+var stateNames = [...]string{"pending", "active", "failing", "stale", "expired", "revoked", "deleted", "closed"}
+
+func (s State) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// MarshalText encodes the state's name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Metadata describes one secret for discovery, audit and monitoring. It
+// never holds the value. Times are zero when they have not happened.
+type Metadata struct {
+	Name           string
+	Ref            string // with any credential in the reference redacted
+	Source         string // the provider's scheme; "generated" for Create without a Ref
+	Owner          string
+	Kind           Kind
+	Classification Classification
+	Labels         map[string]string
+	State          State
+
+	Version         string
+	PreviousVersion string    // while its overlap window lasts
+	CreatedAt       time.Time // when the backend made the current version
+	LoadedAt        time.Time // first value
+	RefreshedAt     time.Time // last successful fetch
+	RotatedAt       time.Time
+	Rotations       int
+	ExpiresAt       time.Time
+	NextRefresh     time.Time
+
+	LastError   string // the last failure, also after a later success
+	LastErrorAt time.Time
+	FailingFor  time.Duration // how long refreshes have been failing; 0 when healthy
+
+	Reads    uint64            // every read, through the Store or a View
+	ReadsBy  map[string]uint64 // reads through each View, by consumer
+	LastRead time.Time
+
+	// Unused: not read for Options.UnusedAfter: a candidate for retirement.
+	Unused bool
+	// Expiring: less than a third of the lifetime, or less than
+	// Options.ExpiryWarning, is left.
+	Expiring bool
+	// LockedMemory is false when the Store runs with unlocked scratch
+	// memory (Options.AllowUnlockedMemory).
+	LockedMemory bool
+	// EndedAt: when the secret was revoked or deleted.
+	EndedAt time.Time
+}
+
+// Inventory returns the metadata of every declared secret, sorted by name,
+// including revoked and deleted ones. It never returns a value.
+func (s *Store) Inventory() []Metadata {
+	now := s.clock.Now()
+	es := s.snapshot()
+	out := make([]Metadata, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.metadata(now))
+	}
+	return out
+}
+
+// Metadata returns the metadata of the secret called name.
+func (s *Store) Metadata(name string) (Metadata, error) {
+	e, err := s.lookup("metadata", name)
+	if err != nil {
+		return Metadata{}, err
+	}
+	return e.metadata(s.clock.Now()), nil
+}
+
+func (e *entry) metadata(now time.Time) Metadata {
+	o := &e.s.opts
+	m := Metadata{
+		Name: e.name, Ref: redactRef(e.spec.Ref), Source: e.scheme, Owner: e.spec.Owner,
+		Kind: e.spec.Kind, Classification: e.spec.Classification, Labels: maps.Clone(e.spec.Labels),
+		Reads: e.reads.Load(), LockedMemory: e.s.guard.Locked(),
+	}
+	if e.prov == nil {
+		m.Source = "generated"
+	}
+	if lr := e.lastRead.Load(); lr != 0 {
+		m.LastRead = time.Unix(0, lr)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.cur.Load()
+	if cur != nil {
+		m.Version, m.ExpiresAt, m.CreatedAt = cur.version, cur.expiresAt, cur.createdAt
+	}
+	if e.prev != nil && now.Before(e.prevUntil) {
+		m.PreviousVersion = e.prev.version
+	}
+	m.LoadedAt, m.RefreshedAt, m.RotatedAt, m.Rotations = e.loadedAt, e.refreshedAt, e.rotatedAt, e.rotations
+	m.NextRefresh, m.EndedAt = e.nextRefresh, e.endedAt
+	if e.lastErr != nil {
+		m.LastError, m.LastErrorAt = e.lastErr.Error(), e.lastErrAt
+	}
+	if !e.failingSince.IsZero() {
+		m.FailingFor = now.Sub(e.failingSince)
+	}
+	if len(e.readsBy) > 0 {
+		m.ReadsBy = make(map[string]uint64, len(e.readsBy))
+		for c, n := range e.readsBy {
+			m.ReadsBy[c] = n.Load()
+		}
+	}
+	m.State = e.state(now, cur)
+	if o.UnusedAfter > 0 && cur != nil {
+		since := m.LastRead
+		if since.IsZero() {
+			since = e.loadedAt
+		}
+		m.Unused = now.Sub(since) >= o.UnusedAfter
+	}
+	if cur != nil && !cur.expiresAt.IsZero() {
+		left := cur.expiresAt.Sub(now)
+		born := cur.createdAt
+		if born.IsZero() || born.After(cur.loadedAt) {
+			born = cur.loadedAt
+		}
+		m.Expiring = left < cur.expiresAt.Sub(born)/3 || left < o.ExpiryWarning
+	}
+	return m
+}
+
+// state derives the State. e.mu is held.
+func (e *entry) state(now time.Time, cur *Secret) State {
+	switch e.life {
+	case lifeRevoked:
+		return StateRevoked
+	case lifeDeleted:
+		return StateDeleted
+	case lifeClosed:
+		return StateClosed
+	}
+	switch {
+	case cur == nil:
+		return StatePending
+	case !cur.expiresAt.IsZero() && !now.Before(cur.expiresAt):
+		return StateExpired
+	case e.staleAt.Load() != 0 && now.UnixNano() >= e.staleAt.Load():
+		return StateStale
+	case !e.failingSince.IsZero():
+		return StateFailing
+	}
+	return StateActive
+}
+
+// Health returns nil when every secret can be served, and otherwise a
+// *HealthError naming each secret that cannot: stale (staleness budget
+// spent), expired, or never loaded because every attempt failed. Revoked
+// and deleted secrets do not count.
+func (s *Store) Health() error {
+	if s.closed.Load() {
+		return newError("health", "", ErrClosed, nil)
+	}
+	now := s.clock.Now()
+	var h HealthError
+	for _, e := range s.snapshot() {
+		e.mu.Lock()
+		cur := e.cur.Load()
+		var err error
+		switch e.state(now, cur) {
+		case StateStale:
+			err = e.staleError("health", now)
+		case StateExpired:
+			err = newError("health", e.name, ErrExpired, fmt.Errorf("version %s expired at %s", cur.version, cur.expiresAt.UTC().Format(time.RFC3339)))
+		case StatePending:
+			if e.lastErr != nil {
+				err = e.lastErr
+			}
+		}
+		e.mu.Unlock()
+		if err != nil {
+			h.Problems = append(h.Problems, Problem{Secret: e.name, Err: err})
+		}
+	}
+	if len(h.Problems) == 0 {
+		return nil
+	}
+	return &h
+}
+
+// HealthError lists the secrets that cannot be served. errors.Is matches
+// the sentinel of any problem (ErrStale, ErrExpired, ...).
+type HealthError struct {
+	Problems []Problem
+}
+
+// Problem is one secret that cannot be served, and why.
+type Problem struct {
+	Secret string
+	Err    error
+}
+
+func (h *HealthError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "secrets: unhealthy: %d secret(s) cannot be served", len(h.Problems))
+	for _, p := range h.Problems {
+		b.WriteString("; ")
+		b.WriteString(p.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns each problem's error.
+func (h *HealthError) Unwrap() []error {
+	errs := make([]error, len(h.Problems))
+	for i, p := range h.Problems {
+		errs[i] = p.Err
+	}
+	return errs
+}

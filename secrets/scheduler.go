@@ -1,0 +1,131 @@
+package secrets
+
+import (
+	"container/heap"
+	"sync"
+	"time"
+)
+
+// scheduler wakes entries at their deadlines (refresh, end of overlap,
+// staleness, expiry) from one goroutine, whatever the number of secrets.
+type scheduler struct {
+	s      *Store
+	mu     sync.Mutex
+	heap   entryHeap
+	kick   chan struct{}
+	done   chan struct{}
+	exited chan struct{}
+}
+
+func (sc *scheduler) init(s *Store) {
+	sc.s = s
+	sc.kick = make(chan struct{}, 1)
+	sc.done = make(chan struct{})
+	sc.exited = make(chan struct{})
+}
+
+// set schedules e at t; zero t unschedules it.
+func (sc *scheduler) set(e *entry, t time.Time) {
+	sc.mu.Lock()
+	switch {
+	case t.IsZero():
+		if e.index >= 0 {
+			heap.Remove(&sc.heap, e.index)
+		}
+	case e.index >= 0:
+		e.wake = t
+		heap.Fix(&sc.heap, e.index)
+	default:
+		e.wake = t
+		heap.Push(&sc.heap, e)
+	}
+	first := len(sc.heap) > 0 && sc.heap[0] == e
+	sc.mu.Unlock()
+	if first {
+		sc.poke()
+	}
+}
+
+func (sc *scheduler) poke() {
+	select {
+	case sc.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (sc *scheduler) run() {
+	defer close(sc.exited)
+	var stopTimer func() bool
+	defer func() {
+		if stopTimer != nil {
+			stopTimer()
+		}
+	}()
+	var due []*entry
+	for {
+		now := sc.s.clock.Now()
+		sc.mu.Lock()
+		for len(sc.heap) > 0 && !sc.heap[0].wake.After(now) {
+			due = append(due, heap.Pop(&sc.heap).(*entry))
+		}
+		var next time.Time
+		if len(sc.heap) > 0 {
+			next = sc.heap[0].wake
+		}
+		sc.mu.Unlock()
+		if len(due) > 0 {
+			for i, e := range due {
+				e.tick(now)
+				due[i] = nil
+			}
+			due = due[:0]
+			continue
+		}
+		if stopTimer != nil {
+			stopTimer()
+			stopTimer = nil
+		}
+		if !next.IsZero() {
+			stopTimer = sc.s.clock.AfterFunc(next.Sub(now), sc.poke)
+			// A virtual clock may have moved on between Now and
+			// AfterFunc, putting the timer past the deadline.
+			if !sc.s.clock.Now().Before(next) {
+				continue
+			}
+		}
+		select {
+		case <-sc.kick:
+		case <-sc.done:
+			return
+		}
+	}
+}
+
+// stop ends run and waits for it.
+func (sc *scheduler) stop() {
+	close(sc.done)
+	<-sc.exited
+}
+
+// entryHeap orders entries by wake time.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].wake.Before(h[j].wake) }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}

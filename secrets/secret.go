@@ -1,0 +1,138 @@
+package secrets
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/internal/guard"
+)
+
+// Secret is a handle to one version of a secret. It holds the value sealed
+// (encrypted); the plaintext exists only inside [Secret.Use] and
+// [Secret.Equal]. A handle is cheap: [Store.Get] returns the same handle to
+// every caller until the version changes.
+//
+// A handle stays usable until its version is wiped: after a rotation, when
+// the overlap window (Spec.Overlap) ends; at once on Revoke, Destroy,
+// Delete or Close. Then Use returns an error matching [ErrDestroyed] (and
+// [ErrRevoked] after a revocation). Hold handles briefly; call Get again
+// for the current version.
+//
+// Secret redacts itself in every output: fmt verbs, slog, JSON and text
+// marshalling show its name and version, never the value.
+type Secret struct {
+	name      string
+	version   string
+	kind      Kind
+	expiresAt time.Time
+	createdAt time.Time
+	loadedAt  time.Time
+	size      int
+	clock     Clock
+	guard     *guard.Guard
+
+	mu     sync.RWMutex // Use holds it shared; destroy holds it exclusively
+	sealed *guard.Sealed
+	gone   error // why the version was wiped; nil while usable
+}
+
+// Name returns the secret's name.
+func (s *Secret) Name() string { return s.name }
+
+// Version returns the version identifier (the backend's, or a keyed hash of
+// the value).
+func (s *Secret) Version() string { return s.version }
+
+// Kind returns the secret's kind.
+func (s *Secret) Kind() Kind { return s.kind }
+
+// ExpiresAt returns when this version expires; zero if unknown.
+func (s *Secret) ExpiresAt() time.Time { return s.expiresAt }
+
+// LoadedAt returns when this version entered the store.
+func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
+
+// Use calls fn with the plaintext, in locked scratch memory that is wiped
+// as soon as fn returns (or panics). fn must not keep the slice or copy the
+// value anywhere that outlives the call; it should be short, since scratch
+// memory is a bounded pool. Use returns fn's error, or an error matching
+// ErrDestroyed, ErrExpired or ErrLockedMemory without calling fn.
+//
+// Use does not allocate.
+func (s *Secret) Use(fn func(value []byte) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.gone != nil {
+		return s.gone
+	}
+	if !s.expiresAt.IsZero() && !s.clock.Now().Before(s.expiresAt) {
+		return newError("use", s.name, ErrExpired, nil)
+	}
+	if err := s.guard.Open(s.sealed, fn); err != nil {
+		if _, mine := err.(*guard.LockError); mine || err == guard.ErrCorrupt || err == guard.ErrClosed {
+			return classify("use", s.name, err)
+		}
+		return err // fn's own error, untouched
+	}
+	return nil
+}
+
+// Equal reports, in constant time for values of equal length, whether the
+// secret's value equals b. It returns false when the value cannot be
+// opened.
+func (s *Secret) Equal(b []byte) bool {
+	eq := false
+	s.Use(func(v []byte) error {
+		eq = subtle.ConstantTimeCompare(v, b) == 1
+		return nil
+	})
+	return eq
+}
+
+// destroy wipes the version; later Use calls return why. It waits for Use
+// calls under way.
+func (s *Secret) destroy(why error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone != nil {
+		return
+	}
+	s.gone = why
+	s.sealed.Destroy()
+}
+
+const redacted = "[REDACTED]"
+
+// String returns a redacted description: name and version, never the value.
+func (s *Secret) String() string {
+	if s == nil {
+		return "<nil>"
+	}
+	return "secret " + s.name + " version " + s.version + " " + redacted
+}
+
+// GoString is used by %#v; it is redacted like String.
+func (s *Secret) GoString() string { return s.String() }
+
+// Format redacts every fmt verb (%v, %+v, %#v, %s, %q, %x, %X, %d, ...).
+func (s *Secret) Format(f fmt.State, verb rune) { io.WriteString(f, s.String()) }
+
+// LogValue makes slog log the name and version only.
+func (s *Secret) LogValue() slog.Value {
+	if s == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("name", s.name), slog.String("version", s.version), slog.String("value", redacted))
+}
+
+// MarshalText returns the redacted description.
+func (s *Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalJSON returns the name and version with the value redacted.
+func (s *Secret) MarshalJSON() ([]byte, error) {
+	return fmt.Appendf(nil, `{"name":%q,"version":%q,"value":%q}`, s.name, s.version, redacted), nil
+}

@@ -1,0 +1,304 @@
+package secrets
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/providers"
+)
+
+// Store holds secrets: it loads them from providers into sealed memory,
+// keeps them fresh in the background, and tells subscribers when they
+// change. Make one with [Open]; it is safe for concurrent use.
+type Store struct {
+	opts      Options
+	providers map[string]providers.Provider
+	clock     Clock
+	log       *slog.Logger
+	guard     *guard.Guard
+	tel       *telemetry
+	hub       hub
+	sched     scheduler
+
+	randMu sync.Mutex
+	random io.Reader
+
+	mu      sync.RWMutex // guards entries
+	entries map[string]*entry
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	bg        sync.WaitGroup // fetches and scheduler
+}
+
+// Open makes a Store. It fails with an error matching ErrLockedMemory when
+// no memory can be locked and opts.AllowUnlockedMemory is false, and with
+// ErrInvalid on a bad option. Open starts one background goroutine; Close
+// stops it.
+func Open(ctx context.Context, opts *Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, newError("open", "", ErrClosed, err)
+	}
+	s := &Store{entries: make(map[string]*entry)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	o := &s.opts
+	s.providers = maps.Clone(o.Providers)
+	for scheme, p := range s.providers {
+		if p == nil || providers.Scheme(scheme+":") != scheme {
+			return nil, newError("open", "", ErrInvalid, errors.New("Providers: scheme "+
+				"keys must be lower-case schemes with non-nil providers"))
+		}
+	}
+	if s.clock = o.Clock; s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.random = o.Random; s.random == nil {
+		s.random = rand.Reader
+	}
+	if s.log = o.Logger; s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if o.UnusedAfter == 0 {
+		o.UnusedAfter = defaultUnusedAfter
+	}
+	if o.EventBuffer <= 0 {
+		o.EventBuffer = defaultEventBuffer
+	}
+	g, err := guard.New(&guard.Options{MaxLocked: o.MaxLockedMemory, AllowUnlocked: o.AllowUnlockedMemory})
+	if err != nil {
+		return nil, classify("open", "", err)
+	}
+	s.guard = g
+	if !g.Locked() {
+		s.log.Warn("strongroom: memory cannot be locked; secrets stay sealed but scratch memory and the sealing key may be swapped to disk",
+			"allow_unlocked_memory", true)
+	}
+	s.tel, err = newTelemetry(s)
+	if err != nil {
+		g.Close()
+		return nil, newError("open", "", ErrInvalid, err)
+	}
+	s.hub.init(s)
+	s.sched.init(s)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.sched.run()
+	}()
+	return s, nil
+}
+
+// Add declares a secret and starts loading it in the background; it does
+// not wait for the value (see [Store.Get] and [Store.Ready]). It fails with
+// ErrInvalid for a bad spec or a scheme without a provider, ErrExists when
+// the name is declared already (a revoked or deleted secret's name may be
+// declared again), and ErrClosed after Close.
+func (s *Store) Add(spec Spec) error {
+	spec, p, err := spec.normalize(true, s.providers)
+	if err != nil {
+		return err
+	}
+	e := newEntry(s, spec, p)
+	if err := s.insert(e); err != nil {
+		return err
+	}
+	e.start()
+	return nil
+}
+
+// insert adds e under its name, replacing a revoked or deleted entry.
+func (s *Store) insert(e *entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return newError("declare", e.name, ErrClosed, nil)
+	}
+	if old := s.entries[e.name]; old != nil && !old.terminated() {
+		return newError("declare", e.name, ErrExists, nil)
+	}
+	s.entries[e.name] = e
+	return nil
+}
+
+// lookup returns the entry called name.
+func (s *Store) lookup(op, name string) (*entry, error) {
+	if s.closed.Load() {
+		return nil, newError(op, name, ErrClosed, nil)
+	}
+	s.mu.RLock()
+	e := s.entries[name]
+	s.mu.RUnlock()
+	if e == nil {
+		return nil, newError(op, name, ErrNotFound, errNotDeclared)
+	}
+	return e, nil
+}
+
+var errNotDeclared = errors.New("no secret of that name is declared")
+
+// Get returns a handle to the current version of the secret called name.
+//
+// Before the first value has loaded, Get waits for the load under way (or
+// until ctx ends); afterwards it never waits, whatever refreshes are under
+// way. It fails with ErrNotFound for an unknown name or a missing value,
+// ErrStale once the staleness budget is spent, ErrExpired past the value's
+// expiry, ErrRevoked after Revoke, and ErrClosed after Close. Once a value
+// has loaded, Get does not allocate.
+func (s *Store) Get(ctx context.Context, name string) (*Secret, error) {
+	e, err := s.lookup("get", name)
+	if err != nil {
+		return nil, err
+	}
+	return e.get(ctx, "", nil)
+}
+
+// Use is Get followed by Secret.Use: it calls fn with the current value.
+func (s *Store) Use(ctx context.Context, name string, fn func(value []byte) error) error {
+	sec, err := s.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	return useRetry(ctx, sec, fn, func() (*Secret, error) { return s.Get(ctx, name) })
+}
+
+// useRetry calls sec.Use, and once more with a fresh handle if sec's
+// version was wiped between Get and Use (a rotation with a negative
+// overlap).
+func useRetry(ctx context.Context, sec *Secret, fn func([]byte) error, again func() (*Secret, error)) error {
+	err := sec.Use(fn)
+	if err == nil || !errors.Is(err, ErrDestroyed) || errors.Is(err, ErrRevoked) || ctx.Err() != nil {
+		return err
+	}
+	if sec, err = again(); err != nil {
+		return err
+	}
+	return sec.Use(fn)
+}
+
+// Previous returns the version that the last rotation replaced, while its
+// overlap window (Spec.Overlap) lasts; ErrNotFound otherwise.
+func (s *Store) Previous(ctx context.Context, name string) (*Secret, error) {
+	e, err := s.lookup("previous", name)
+	if err != nil {
+		return nil, err
+	}
+	return e.previous()
+}
+
+// Refresh fetches the secret now (joining a fetch already under way) and
+// waits for the outcome, or for ctx to end. It returns the fetch's error;
+// a rejected value gives an error matching ErrInvalid.
+func (s *Store) Refresh(ctx context.Context, name string) error {
+	e, err := s.lookup("refresh", name)
+	if err != nil {
+		return err
+	}
+	return e.wait(ctx, e.fetchNow())
+}
+
+// Ready waits until every declared secret has had its first load attempt
+// and returns the failures, joined, or ctx's error.
+func (s *Store) Ready(ctx context.Context) error {
+	var errs []error
+	for _, e := range s.snapshot() {
+		if err := e.ready(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Names returns the names of the declared secrets, sorted.
+func (s *Store) Names() []string {
+	s.mu.RLock()
+	names := make([]string, 0, len(s.entries))
+	for n := range s.entries {
+		names = append(names, n)
+	}
+	s.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+// snapshot returns the entries sorted by name.
+func (s *Store) snapshot() []*entry {
+	s.mu.RLock()
+	es := make([]*entry, 0, len(s.entries))
+	for _, e := range s.entries {
+		es = append(es, e)
+	}
+	s.mu.RUnlock()
+	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
+	return es
+}
+
+// Close stops every background goroutine (refreshes, watches, event
+// delivery), wipes every value, releases locked memory and closes the
+// providers. It waits for Use calls under way. It is idempotent; methods
+// called afterwards return ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed.Store(true)
+		s.mu.Unlock()
+		s.sched.stop()
+		es := s.snapshot()
+		for _, e := range es {
+			e.shutdown()
+		}
+		s.bg.Wait()
+		for _, e := range es {
+			e.wipe(newError("use", e.name, ErrDestroyed, ErrClosed))
+		}
+		s.hub.close()
+		s.tel.close()
+		var errs []error
+		for _, scheme := range sortedKeys(s.providers) {
+			if err := s.providers[scheme].Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.guard.Close()
+		if len(errs) > 0 {
+			s.closeErr = newError("close", "", errFetch, errors.Join(errs...))
+		}
+	})
+	return s.closeErr
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// jitter returns a uniform random duration in [0, d).
+func (s *Store) jitter(d float64) float64 {
+	if d <= 0 {
+		return 0
+	}
+	var b [8]byte
+	s.randMu.Lock()
+	_, err := io.ReadFull(s.random, b[:])
+	s.randMu.Unlock()
+	if err != nil {
+		return d / 2
+	}
+	u := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+	return d * float64(u>>11) / (1 << 53)
+}

@@ -1,0 +1,162 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+)
+
+const instrumentation = "github.com/strongroom/strongroom/secrets"
+
+// Metric names. Attributes: strongroom.secret (the name) and
+// strongroom.source (the provider's scheme); refresh counters add
+// strongroom.outcome. No attribute ever carries a value.
+const (
+	MetricReads          = "strongroom.secret.reads"
+	MetricRefreshes      = "strongroom.secret.refreshes"
+	MetricFailures       = "strongroom.secret.refresh_failures"
+	MetricRotations      = "strongroom.secret.rotations"
+	MetricExpiry         = "strongroom.secret.expiry"
+	MetricStaleness      = "strongroom.secret.staleness"
+	MetricMemoryLocked   = "strongroom.memory.locked"
+	MetricLockedMemBytes = "strongroom.memory.locked_bytes"
+	SpanFetch            = "strongroom.fetch"
+)
+
+// Refresh outcomes, the strongroom.outcome attribute.
+const (
+	outcomeLoaded    = "loaded"
+	outcomeRotated   = "rotated"
+	outcomeUnchanged = "unchanged"
+	outcomeFailed    = "failed"
+	outcomeRejected  = "rejected"
+)
+
+type telemetry struct {
+	tracer    trace.Tracer
+	refreshes metric.Int64Counter
+	failures  metric.Int64Counter
+	rotations metric.Int64Counter
+	reg       metric.Registration
+}
+
+type entryTelemetry struct {
+	t     *telemetry
+	attrs attribute.Set
+	kv    []attribute.KeyValue
+}
+
+func newTelemetry(s *Store) (*telemetry, error) {
+	mp := s.opts.MeterProvider
+	if mp == nil {
+		mp = metricnoop.NewMeterProvider()
+	}
+	tp := s.opts.TracerProvider
+	if tp == nil {
+		tp = tracenoop.NewTracerProvider()
+	}
+	m := mp.Meter(instrumentation)
+	t := &telemetry{tracer: tp.Tracer(instrumentation)}
+	var errs [9]error
+	var (
+		reads, locked, lockedBytes metric.Int64Observable
+		expiry, stale              metric.Float64Observable
+	)
+	t.refreshes, errs[0] = m.Int64Counter(MetricRefreshes, metric.WithUnit("{fetch}"),
+		metric.WithDescription("Fetches of a secret, by outcome (loaded, rotated, unchanged, failed, rejected)."))
+	t.failures, errs[1] = m.Int64Counter(MetricFailures, metric.WithUnit("{fetch}"),
+		metric.WithDescription("Fetches that failed or whose value was rejected."))
+	t.rotations, errs[2] = m.Int64Counter(MetricRotations, metric.WithUnit("{rotation}"),
+		metric.WithDescription("Times a new version replaced the current one."))
+	reads, errs[3] = m.Int64ObservableCounter(MetricReads, metric.WithUnit("{read}"),
+		metric.WithDescription("Reads (Get) of a secret."))
+	expiry, errs[4] = m.Float64ObservableGauge(MetricExpiry, metric.WithUnit("s"),
+		metric.WithDescription("Seconds until the current version expires (negative once expired); absent without an expiry."))
+	stale, errs[5] = m.Float64ObservableGauge(MetricStaleness, metric.WithUnit("s"),
+		metric.WithDescription("Seconds since refreshes of a secret started failing; 0 when healthy."))
+	locked, errs[6] = m.Int64ObservableGauge(MetricMemoryLocked,
+		metric.WithDescription("1 when scratch memory and the sealing key are locked, 0 when running unlocked."))
+	lockedBytes, errs[7] = m.Int64ObservableGauge(MetricLockedMemBytes, metric.WithUnit("By"),
+		metric.WithDescription("Bytes of memory the store holds locked."))
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	t.reg, errs[8] = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if s.closed.Load() {
+			return nil
+		}
+		lockedVal := int64(0)
+		if s.guard.Locked() {
+			lockedVal = 1
+		}
+		o.ObserveInt64(locked, lockedVal)
+		o.ObserveInt64(lockedBytes, s.guard.LockedBytes())
+		now := s.clock.Now()
+		for _, e := range s.snapshot() {
+			set := metric.WithAttributeSet(e.tel.attrs)
+			o.ObserveInt64(reads, int64(e.reads.Load()), set)
+			if cur := e.cur.Load(); cur != nil && !cur.expiresAt.IsZero() {
+				o.ObserveFloat64(expiry, cur.expiresAt.Sub(now).Seconds(), set)
+			}
+			e.mu.Lock()
+			since := e.failingSince
+			e.mu.Unlock()
+			staleFor := 0.0
+			if !since.IsZero() {
+				staleFor = now.Sub(since).Seconds()
+			}
+			o.ObserveFloat64(stale, staleFor, set)
+		}
+		return nil
+	}, reads, expiry, stale, locked, lockedBytes)
+	return t, errs[8]
+}
+
+func (t *telemetry) close() {
+	if t.reg != nil {
+		t.reg.Unregister()
+	}
+}
+
+func (t *telemetry) forEntry(e *entry) entryTelemetry {
+	kv := []attribute.KeyValue{
+		attribute.String("strongroom.secret", e.name),
+		attribute.String("strongroom.source", e.scheme),
+	}
+	return entryTelemetry{t: t, attrs: attribute.NewSet(kv...), kv: kv}
+}
+
+func (et entryTelemetry) refreshed(outcome string) {
+	ctx := context.Background()
+	kv := append(et.kv[:len(et.kv):len(et.kv)], attribute.String("strongroom.outcome", outcome))
+	et.t.refreshes.Add(ctx, 1, metric.WithAttributes(kv...))
+	switch outcome {
+	case outcomeFailed, outcomeRejected:
+		et.t.failures.Add(ctx, 1, metric.WithAttributeSet(et.attrs))
+	case outcomeRotated:
+		et.t.rotations.Add(ctx, 1, metric.WithAttributeSet(et.attrs))
+	}
+}
+
+// fetchSpan ends a fetch span.
+type fetchSpan struct{ span trace.Span }
+
+func (t *telemetry) startFetch(ctx context.Context, e *entry) (context.Context, fetchSpan) {
+	ctx, span := t.tracer.Start(ctx, SpanFetch, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(e.tel.kv...))
+	return ctx, fetchSpan{span}
+}
+
+func (f fetchSpan) end(err error) {
+	if err != nil {
+		f.span.RecordError(err)
+		f.span.SetStatus(codes.Error, "fetch failed")
+	}
+	f.span.End()
+}
