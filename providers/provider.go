@@ -113,10 +113,13 @@ func (v *Value) Wipe() {
 type Watcher interface {
 	// Watch starts watching ref and calls changed whenever ref may have a
 	// new value (a spurious call is harmless: the store fetches and
-	// compares versions). changed must not block and is never called
+	// compares versions). The reference need not exist yet: its creation
+	// is a change. changed must not block and is never called
 	// concurrently with itself for the same watch. The returned stop ends
-	// the watch; once stop returns, changed is never called again. stop is
-	// idempotent. Close of the provider ends every watch.
+	// the watch and waits for a call of changed under way, so it must not
+	// be called from inside changed; once stop returns, changed is never
+	// called again. stop is idempotent. Close of the provider ends every
+	// watch.
 	//
 	// ctx bounds the setup only; Watch keeps no reference to it.
 	Watch(ctx context.Context, ref string, changed func()) (stop func(), err error)
@@ -125,16 +128,19 @@ type Watcher interface {
 // Writer is implemented by providers that can store a new version of a
 // secret, for rotation and for secrets the program creates.
 type Writer interface {
-	// Write stores data as the new current value of ref and returns its
-	// version. Write does not retain data; the caller still owns it.
+	// Write stores data as the new current value of ref, creating ref if
+	// it does not exist, and returns its version. Watchers of ref see the
+	// change. Write does not retain data; the caller still owns it.
 	Write(ctx context.Context, ref string, data []byte) (version string, err error)
 }
 
 // Revoker is implemented by providers that can revoke a version (or the
 // lease behind it) at the backend, so that it stops being accepted anywhere.
 type Revoker interface {
-	// Revoke revokes version of ref. Revoking a version that the backend
-	// no longer knows returns an error wrapping [ErrNotFound].
+	// Revoke revokes version of ref. Revoking a version already revoked
+	// succeeds; revoking a version that the backend does not know returns
+	// an error wrapping [ErrNotFound]. Once the current version is
+	// revoked, Fetch does not return it again.
 	Revoke(ctx context.Context, ref, version string) error
 }
 
