@@ -31,7 +31,10 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -74,7 +77,8 @@ type Provider interface {
 	Close() error
 }
 
-// Value is one version of a secret as a backend returns it.
+// Value is one version of a secret as a backend returns it. It redacts
+// Data in every fmt verb, in slog and in JSON and text marshalling.
 type Value struct {
 	// Data is the secret material. Ownership passes to the caller.
 	Data []byte
@@ -176,3 +180,36 @@ func Scheme(ref string) string {
 	}
 	return ""
 }
+
+const redacted = "[REDACTED]"
+
+// String describes v without its data.
+func (v Value) String() string {
+	return fmt.Sprintf("providers.Value{Version: %q, ExpiresAt: %s, Data: %s (%d bytes)}",
+		v.Version, v.ExpiresAt.Format(time.RFC3339), redacted, len(v.Data))
+}
+
+// GoString is used by %#v; it is redacted like String.
+func (v Value) GoString() string { return v.String() }
+
+// Format redacts every fmt verb.
+func (v Value) Format(f fmt.State, _ rune) { fmt.Fprint(f, v.String()) }
+
+// LogValue makes slog log the version and size only.
+func (v Value) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("version", v.Version), slog.String("data", redacted), slog.Int("size", len(v.Data)))
+}
+
+// MarshalJSON encodes the metadata with the data redacted.
+func (v Value) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Data      string
+		Version   string
+		ExpiresAt time.Time
+		CreatedAt time.Time
+		Labels    map[string]string
+	}{redacted, v.Version, v.ExpiresAt, v.CreatedAt, v.Labels})
+}
+
+// MarshalText returns String.
+func (v Value) MarshalText() ([]byte, error) { return []byte(v.String()), nil }

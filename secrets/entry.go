@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -182,7 +183,7 @@ func (e *entry) run(ctx context.Context, f *flight) {
 func (e *entry) apply(v *providers.Value, err error) error {
 	now := e.s.clock.Now()
 	if err != nil {
-		return e.fail(EventRefreshFailed, classify("fetch", e.name, err), now)
+		return e.fail(EventRefreshFailed, classify("fetch", e.name, e.scrubCurrent(err)), now)
 	}
 	defer v.Wipe()
 	if v == nil {
@@ -208,18 +209,43 @@ func (e *entry) apply(v *providers.Value, err error) error {
 	return e.install(sec, now)
 }
 
+// scrubCurrent withholds a backend error that quotes the current value.
+func (e *entry) scrubCurrent(err error) error {
+	if cur := e.cur.Load(); cur != nil {
+		cur.mu.RLock()
+		defer cur.mu.RUnlock()
+		if cur.gone == nil {
+			cur.open(func(v []byte) error { err = scrub(err, v); return nil })
+		}
+	}
+	return err
+}
+
 // vet runs the spec's validator and the expiry check on a new value.
 func (e *entry) vet(v *providers.Value, now time.Time) *Error {
 	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
 		return newError("validate", e.name, ErrInvalid, fmt.Errorf("value expired at %s", v.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 	if e.spec.Validate != nil {
-		if err := e.spec.Validate(v.Data); err != nil {
+		if err := e.validate(v.Data); err != nil {
 			return newError("validate", e.name, ErrInvalid, scrub(err, v.Data))
 		}
 	}
 	return nil
 }
+
+// validate calls the spec's validator, turning a panic into a rejection:
+// the panic value might quote the data, so it is not kept.
+func (e *entry) validate(data []byte) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errValidatorPanicked
+		}
+	}()
+	return e.spec.Validate(data)
+}
+
+var errValidatorPanicked = errors.New("validator panicked (panic value withheld)")
 
 // seal makes a handle for v.
 func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {

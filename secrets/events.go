@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"fmt"
-	"path"
 	"sync"
 	"time"
 )
@@ -79,7 +78,8 @@ func (e Event) String() string {
 }
 
 // Subscribe calls fn for every event of the secrets whose names match
-// pattern (path.Match syntax; "*" or "" for all), in the order the events
+// pattern ('*' matches any run of characters, '?' any one; "*" or "" for
+// all), in the order the events
 // happened. Each subscriber has its own goroutine and queue, so a slow fn
 // delays only its own later events and never the refresh engine or another
 // subscriber. cancel stops deliveries: after it returns, fn is called at
@@ -98,10 +98,10 @@ func matcher(pattern string) (func(name string) bool, error) {
 	if pattern == "" {
 		pattern = "*"
 	}
-	if _, err := path.Match(pattern, ""); err != nil {
-		return nil, newError("subscribe", "", ErrInvalid, fmt.Errorf("pattern %q: %w", pattern, err))
+	if err := checkPattern(pattern); err != nil {
+		return nil, newError("subscribe", "", ErrInvalid, err)
 	}
-	return func(name string) bool { ok, _ := path.Match(pattern, name); return ok }, nil
+	return func(name string) bool { return match(pattern, name) }, nil
 }
 
 // hub fans events out to subscribers.

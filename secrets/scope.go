@@ -3,7 +3,6 @@ package secrets
 import (
 	"context"
 	"fmt"
-	"path"
 	"sync"
 	"sync/atomic"
 )
@@ -30,7 +29,8 @@ type viewGrant struct {
 }
 
 // Scope returns a View for consumer that can read the secrets whose names
-// match any of patterns (path.Match syntax: "db-*", "payments/*"). It fails
+// match any of patterns ('*' matches any run of characters, '/' included,
+// and '?' any one: "db-*", "payments/*"). It fails
 // with ErrInvalid for an empty consumer, no patterns, or a malformed
 // pattern.
 func (s *Store) Scope(consumer string, patterns ...string) (*View, error) {
@@ -41,8 +41,8 @@ func (s *Store) Scope(consumer string, patterns ...string) (*View, error) {
 		return nil, newError("scope", "", ErrInvalid, fmt.Errorf("scope for %q has no patterns", consumer))
 	}
 	for _, p := range patterns {
-		if _, err := path.Match(p, ""); err != nil {
-			return nil, newError("scope", "", ErrInvalid, fmt.Errorf("pattern %q: %w", p, err))
+		if err := checkPattern(p); err != nil {
+			return nil, newError("scope", "", ErrInvalid, err)
 		}
 	}
 	return &View{s: s, consumer: consumer, patterns: append([]string(nil), patterns...),
@@ -55,7 +55,7 @@ func (v *View) Consumer() string { return v.consumer }
 // Allows reports whether the view may read the secret called name.
 func (v *View) Allows(name string) bool {
 	for _, p := range v.patterns {
-		if ok, _ := path.Match(p, name); ok {
+		if match(p, name) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,6 +73,11 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 	if !s.expiresAt.IsZero() && !s.clock.Now().Before(s.expiresAt) {
 		return newError("use", s.name, ErrExpired, nil)
 	}
+	return s.open(fn)
+}
+
+// open is Use without the expiry check. s.mu is held for reading.
+func (s *Secret) open(fn func(value []byte) error) error {
 	if err := s.guard.Open(s.sealed, fn); err != nil {
 		if _, mine := err.(*guard.LockError); mine || err == guard.ErrCorrupt || err == guard.ErrClosed {
 			return classify("use", s.name, err)
@@ -134,5 +140,9 @@ func (s *Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil 
 
 // MarshalJSON returns the name and version with the value redacted.
 func (s *Secret) MarshalJSON() ([]byte, error) {
-	return fmt.Appendf(nil, `{"name":%q,"version":%q,"value":%q}`, s.name, s.version, redacted), nil
+	return json.Marshal(struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+		Value   string `json:"value"`
+	}{s.name, s.version, redacted})
 }

@@ -1,0 +1,85 @@
+// Package file is a strongroom provider that reads secrets from files: a
+// file holding one secret, or one part of a JSON, dotenv or PEM file. It
+// watches files for changes, including the symbolic link swap by which
+// Kubernetes updates a mounted secret volume, and writes and deletes whole
+// files atomically.
+//
+// # References
+//
+//	file:///run/secrets/db                    the whole file (absolute path)
+//	file:db/password                          relative to Options.Root
+//	file:///etc/app/secrets.json#/db/password a JSON Pointer (RFC 6901)
+//	file:///etc/app/secrets.json#password     a top-level JSON member
+//	file:///etc/app/.env#DB_PASSWORD          a dotenv variable
+//	file:///etc/tls/server.pem#cert           every CERTIFICATE block
+//	file:///etc/tls/server.pem#key            the one private key block
+//	file:///etc/tls/bundle.pem#EC%20PARAMETERS every block of that type
+//	file:///run/secrets/config?format=json#/a the format named explicitly
+//
+// The path and the fragment are percent-decoded. A relative path needs
+// [Options].Root; "file://localhost/..." is accepted, other hosts are not.
+// The format is the one named by "?format=" (raw, json, dotenv or pem), or
+// else the one the extension implies: .json is json, .env is dotenv, .pem,
+// .crt, .cer and .key are pem, anything else raw. A raw file is returned
+// byte for byte, trailing newline included, and has no parts.
+//
+// A structured file is always parsed in full, even when the reference
+// selects no part, so a half-written JSON or PEM file is refused rather than
+// handed over. A JSON string is returned unescaped; any other JSON value as
+// its JSON text. A member name that appears twice on the path to the
+// selected value, and a dotenv variable set twice, are errors: parsers
+// disagree on which one wins. A PEM file must not contain a "-----BEGIN"
+// that does not start a well-formed block; text between blocks is allowed.
+// The "key" part selects a block of type PRIVATE KEY, RSA PRIVATE KEY or EC
+// PRIVATE KEY, and more than one such block is an error.
+//
+// The dotenv syntax is NAME=value lines with an optional "export " prefix,
+// '#' comments and blank lines; single-quoted values are literal,
+// double-quoted ones understand \n, \r, \t, \" and \\; both may span lines.
+//
+// # Concurrency
+//
+// A [Provider] is safe for concurrent use, including concurrently with
+// Close. Every watch shares one fsnotify watcher and one goroutine, started
+// by the first Watch; Close stops them and waits. Fetch runs on the
+// caller's goroutine.
+//
+// # Errors
+//
+// Errors wrap the sentinels of package providers: [providers.ErrNotFound]
+// for a missing file or part, [providers.ErrInvalidRef] for a malformed
+// reference or one that leaves [Options].Root, [providers.ErrInvalid] for a
+// file that does not parse, is not a regular file or is larger than
+// [Options].MaxSize, [providers.ErrPermission], [providers.ErrClosed], and
+// [providers.ErrUnsupported] for writing or deleting a part of a file.
+// Messages start with "providers/file: " and name the path; a parse error
+// gives a byte offset (JSON, PEM) or a line number and variable name
+// (dotenv), never the content.
+//
+// # Security
+//
+// Secret bytes are kept out of Go strings and out of log lines and error
+// messages. The buffer a file is read into is handed over as Value.Data
+// when the whole file is the value; otherwise it is wiped once the part is
+// copied out, and so is the decoded DER of every PEM block. Within the
+// limits of the language this is best effort: the kernel's page cache keeps
+// the file's content for as long as it likes, the Go runtime may have
+// copied a buffer (while growing a stack, say) before it was wiped, and
+// the header lines of PEM blocks are parsed into Go strings.
+//
+// With [Options].Root set, every path is resolved through an [os.Root], so
+// that neither "..", nor an absolute path elsewhere, nor a symbolic link
+// can lead outside it. Without it, any absolute path the process can read
+// is accepted: do not build references from untrusted input then.
+//
+// Fetch warns once per path, through [Options].Logger, when a file is
+// readable or writable by group or others (on Unix). Value.Version is a
+// keyed hash whose key is random per Provider, so it reveals nothing
+// about short secrets.
+//
+// A file read while it is being rewritten in place is detected by
+// comparing its size, modification time and inode before and after the
+// read, and read again; a rewrite that keeps the size and falls within the
+// file system's time resolution can escape that check, which is one more
+// reason to write secret files by rename, as [Provider.Write] does.
+package file
