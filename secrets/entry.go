@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/cpu"
+
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -32,11 +34,15 @@ type entry struct {
 	scheme string
 	tel    entryTelemetry
 
-	// Read without e.mu on the Get path.
+	// Read without e.mu on the Get path; readMark is set at most once per
+	// read sweep, so this line stays shared among the cores.
 	cur      atomic.Pointer[Secret]
 	staleAt  atomic.Int64 // unix ns from which reads fail with ErrStale; 0: not failing or no budget
-	reads    atomic.Uint64
-	lastRead atomic.Int64 // unix ns
+	readMark atomic.Bool  // read since the last sweep
+	_        cpu.CacheLinePad
+	reads    atomic.Uint64 // written by every read: on a line of its own
+	_        cpu.CacheLinePad
+	lastRead atomic.Int64 // unix ns of the first read after a sweep
 
 	mu           sync.Mutex
 	life         life
@@ -253,11 +259,15 @@ func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
 	if err != nil {
 		return nil, classify("seal", e.name, err)
 	}
-	return &Secret{
+	sec := &Secret{
 		name: e.name, version: v.Version, kind: e.spec.Kind,
 		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
 		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
-	}, nil
+	}
+	if !v.ExpiresAt.IsZero() {
+		sec.expiresNS = v.ExpiresAt.UnixNano()
+	}
+	return sec, nil
 }
 
 // install makes sec the current version.
@@ -433,7 +443,8 @@ func (e *entry) tick(now time.Time) {
 	}
 }
 
-// get is the read path shared by Store.Get and View.Get.
+// get is the read path shared by Store.Get and View.Get. It reads the
+// clock only for a value that expires or a secret whose refreshes fail.
 func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uint64) (*Secret, error) {
 	sec := e.cur.Load()
 	if sec == nil {
@@ -442,28 +453,40 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 			return nil, err
 		}
 	}
-	now := e.s.clock.Now()
-	if !sec.expiresAt.IsZero() && !now.Before(sec.expiresAt) {
-		return nil, newError("get", e.name, ErrExpired, fmt.Errorf("version %s expired at %s",
-			sec.version, sec.expiresAt.UTC().Format(time.RFC3339)))
-	}
-	ns := now.UnixNano()
-	if sa := e.staleAt.Load(); sa != 0 && ns >= sa {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		return nil, e.staleError("get", now)
+	if sa := e.staleAt.Load(); sa != 0 || sec.expiresNS != 0 {
+		now := e.s.clock.Now()
+		if sec.expiresNS != 0 && now.UnixNano() >= sec.expiresNS {
+			return nil, newError("get", e.name, ErrExpired, fmt.Errorf("version %s expired at %s",
+				sec.version, sec.expiresAt.UTC().Format(time.RFC3339)))
+		}
+		if sa != 0 && now.UnixNano() >= sa {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return nil, e.staleError("get", now)
+		}
 	}
 	e.reads.Add(1)
 	if byConsumer != nil {
 		byConsumer.Add(1)
 	}
-	if ns-e.lastRead.Load() > int64(time.Millisecond) {
-		e.lastRead.Store(ns)
+	if !e.readMark.Load() {
+		e.markRead()
 	}
 	if e.s.opts.AuditReads {
 		e.s.log.Info("strongroom: secret read", "secret", e.name, "consumer", consumer, "version", sec.version)
 	}
 	return sec, nil
+}
+
+// markRead records the time of the first read since the last read sweep,
+// so that LastRead costs a clock read per secret per sweep, not per read.
+func (e *entry) markRead() {
+	if e.readMark.CompareAndSwap(false, true) {
+		e.lastRead.Store(e.s.clock.Now().UnixNano())
+		if e.s.sweepDue.CompareAndSwap(false, true) {
+			e.s.sched.poke()
+		}
+	}
 }
 
 // staleError explains a spent staleness budget. e.mu is held.

@@ -67,8 +67,10 @@ type Metadata struct {
 	LastErrorAt time.Time
 	FailingFor  time.Duration // how long refreshes have been failing; 0 when healthy
 
-	Reads    uint64            // every read, through the Store or a View
-	ReadsBy  map[string]uint64 // reads through each View, by consumer
+	Reads   uint64            // every read, through the Store or a View
+	ReadsBy map[string]uint64 // reads through each View, by consumer
+	// LastRead is when the secret was last read, to within a minute (a
+	// read records the time only once a minute, to keep reads cheap).
 	LastRead time.Time
 
 	// Unused: not read for Options.UnusedAfter: a candidate for retirement.

@@ -62,14 +62,23 @@ func (sc *scheduler) run() {
 		}
 	}()
 	var due []*entry
+	var nextSweep time.Time
 	for {
 		now := sc.s.clock.Now()
+		if nextSweep.IsZero() && sc.s.sweepDue.Load() {
+			nextSweep = now.Add(readSweep)
+		}
+		if !nextSweep.IsZero() && !now.Before(nextSweep) {
+			sc.s.sweepReads()
+			nextSweep = time.Time{}
+			continue
+		}
 		sc.mu.Lock()
 		for len(sc.heap) > 0 && !sc.heap[0].wake.After(now) {
 			due = append(due, heap.Pop(&sc.heap).(*entry))
 		}
-		var next time.Time
-		if len(sc.heap) > 0 {
+		next := nextSweep
+		if len(sc.heap) > 0 && (next.IsZero() || sc.heap[0].wake.Before(next)) {
 			next = sc.heap[0].wake
 		}
 		sc.mu.Unlock()
@@ -99,6 +108,20 @@ func (sc *scheduler) run() {
 			return
 		}
 	}
+}
+
+// readSweep is the resolution of Metadata.LastRead: a read sets a mark and
+// records the time only when the mark is clear, and a sweep clears the
+// marks this long after the first read that set one.
+const readSweep = time.Minute
+
+// sweepReads clears every read mark.
+func (s *Store) sweepReads() {
+	s.sweepDue.Store(false)
+	s.entries.Range(func(_, e any) bool {
+		e.(*entry).readMark.Store(false)
+		return true
+	})
 }
 
 // stop ends run and waits for it.

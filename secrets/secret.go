@@ -30,6 +30,7 @@ type Secret struct {
 	version   string
 	kind      Kind
 	expiresAt time.Time
+	expiresNS int64 // expiresAt in Unix ns; 0: no expiry (checked on every read)
 	createdAt time.Time
 	loadedAt  time.Time
 	size      int
@@ -70,7 +71,7 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 	if s.gone != nil {
 		return s.gone
 	}
-	if !s.expiresAt.IsZero() && !s.clock.Now().Before(s.expiresAt) {
+	if s.expiresNS != 0 && s.clock.Now().UnixNano() >= s.expiresNS {
 		return newError("use", s.name, ErrExpired, nil)
 	}
 	return s.open(fn)

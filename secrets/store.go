@@ -31,8 +31,12 @@ type Store struct {
 	randMu sync.Mutex
 	random io.Reader
 
-	mu      sync.RWMutex // guards entries
-	entries map[string]*entry
+	// entries maps names to *entry. Reads are lock-free (sync.Map reads
+	// neither lock nor allocate); mu serialises the writers.
+	entries sync.Map
+	mu      sync.Mutex
+
+	sweepDue atomic.Bool // some secret was read since the last read sweep
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -48,7 +52,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, newError("open", "", ErrClosed, err)
 	}
-	s := &Store{entries: make(map[string]*entry)}
+	s := &Store{}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -124,10 +128,10 @@ func (s *Store) insert(e *entry) error {
 	if s.closed.Load() {
 		return newError("declare", e.name, ErrClosed, nil)
 	}
-	if old := s.entries[e.name]; old != nil && !old.terminated() {
+	if old, ok := s.entries.Load(e.name); ok && !old.(*entry).terminated() {
 		return newError("declare", e.name, ErrExists, nil)
 	}
-	s.entries[e.name] = e
+	s.entries.Store(e.name, e)
 	return nil
 }
 
@@ -136,13 +140,11 @@ func (s *Store) lookup(op, name string) (*entry, error) {
 	if s.closed.Load() {
 		return nil, newError(op, name, ErrClosed, nil)
 	}
-	s.mu.RLock()
-	e := s.entries[name]
-	s.mu.RUnlock()
-	if e == nil {
+	e, ok := s.entries.Load(name)
+	if !ok {
 		return nil, newError(op, name, ErrNotFound, errNotDeclared)
 	}
-	return e, nil
+	return e.(*entry), nil
 }
 
 var errNotDeclared = errors.New("no secret of that name is declared")
@@ -221,24 +223,22 @@ func (s *Store) Ready(ctx context.Context) error {
 
 // Names returns the names of the declared secrets, sorted.
 func (s *Store) Names() []string {
-	s.mu.RLock()
-	names := make([]string, 0, len(s.entries))
-	for n := range s.entries {
-		names = append(names, n)
-	}
-	s.mu.RUnlock()
+	var names []string
+	s.entries.Range(func(k, _ any) bool {
+		names = append(names, k.(string))
+		return true
+	})
 	sort.Strings(names)
 	return names
 }
 
 // snapshot returns the entries sorted by name.
 func (s *Store) snapshot() []*entry {
-	s.mu.RLock()
-	es := make([]*entry, 0, len(s.entries))
-	for _, e := range s.entries {
-		es = append(es, e)
-	}
-	s.mu.RUnlock()
+	var es []*entry
+	s.entries.Range(func(_, e any) bool {
+		es = append(es, e.(*entry))
+		return true
+	})
 	sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
 	return es
 }
