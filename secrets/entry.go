@@ -49,7 +49,7 @@ type entry struct {
 	prev         *Secret
 	prevUntil    time.Time
 	flight       *flight
-	again        bool          // a change was signalled during the fetch under way
+	queued       *flight       // a fetch to start when the one under way ends
 	firstDone    chan struct{} // closed when the first load attempt ends
 	loadedAt     time.Time     // first value
 	refreshedAt  time.Time     // last successful fetch
@@ -123,35 +123,56 @@ func (e *entry) watch() {
 func (e *entry) changed() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.flight != nil {
-		e.again = true
-		return
-	}
-	e.startLocked()
+	e.freshLocked()
 }
 
-// fetchNow starts a fetch unless one is under way, and returns it.
+// fetchNow starts a fetch unless one is under way, and returns it: for
+// callers content with any fetch, such as a first read.
 func (e *entry) fetchNow() *flight {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.startLocked()
+	return e.startLocked(nil)
 }
 
-// startLocked is fetchNow with e.mu held.
-func (e *entry) startLocked() *flight {
+// refreshNow returns a fetch that starts no earlier than now: a new one,
+// or one queued behind the fetch under way (which may have read the
+// backend before the caller's change). Callers queued together share it.
+func (e *entry) refreshNow() *flight {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.freshLocked()
+}
+
+func (e *entry) freshLocked() *flight {
+	if e.flight == nil {
+		return e.startLocked(nil)
+	}
+	if e.queued == nil {
+		e.queued = &flight{done: make(chan struct{})}
+	}
+	return e.queued
+}
+
+// startLocked starts a fetch as f (a new flight when f is nil) unless one
+// is under way, and returns the fetch. e.mu is held.
+func (e *entry) startLocked(f *flight) *flight {
 	if e.flight != nil {
 		return e.flight
 	}
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+	}
 	if e.life >= lifeRevoked || e.prov == nil {
-		f := &flight{done: make(chan struct{}), err: e.endedError("refresh")}
 		if e.prov == nil && e.life < lifeRevoked {
 			f.err = nil // a generated secret has nothing to fetch
+		} else {
+			f.err = e.endedError("refresh")
 		}
 		close(f.done)
 		return f
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.spec.Refresh.Timeout)
-	f := &flight{done: make(chan struct{}), cancel: cancel}
+	f.cancel = cancel
 	e.flight = f
 	e.nextRefresh = time.Time{}
 	e.s.bg.Add(1)
@@ -169,9 +190,9 @@ func (e *entry) run(ctx context.Context, f *flight) {
 	e.mu.Lock()
 	f.err = err
 	e.flight = nil
-	if e.again && e.life < lifeRevoked {
-		e.again = false
-		e.startLocked()
+	if q := e.queued; q != nil {
+		e.queued = nil
+		e.startLocked(q)
 	} else {
 		e.reschedule() // the refresh deadline counts again now that no fetch is under way
 	}
@@ -482,9 +503,13 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 // so that LastRead costs a clock read per secret per sweep, not per read.
 func (e *entry) markRead() {
 	if e.readMark.CompareAndSwap(false, true) {
-		e.lastRead.Store(e.s.clock.Now().UnixNano())
-		if e.s.sweepDue.CompareAndSwap(false, true) {
-			e.s.sched.poke()
+		now := e.s.clock.Now().UnixNano()
+		e.lastRead.Store(now)
+		if !e.s.sweepDue.Load() {
+			e.s.sweepFrom.Store(now)
+			if e.s.sweepDue.CompareAndSwap(false, true) {
+				e.s.sched.poke()
+			}
 		}
 	}
 }

@@ -66,7 +66,7 @@ func (sc *scheduler) run() {
 	for {
 		now := sc.s.clock.Now()
 		if nextSweep.IsZero() && sc.s.sweepDue.Load() {
-			nextSweep = now.Add(readSweep)
+			nextSweep = time.Unix(0, sc.s.sweepFrom.Load()).Add(readSweep)
 		}
 		if !nextSweep.IsZero() && !now.Before(nextSweep) {
 			sc.s.sweepReads()

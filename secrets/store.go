@@ -36,7 +36,8 @@ type Store struct {
 	entries sync.Map
 	mu      sync.Mutex
 
-	sweepDue atomic.Bool // some secret was read since the last read sweep
+	sweepDue  atomic.Bool  // some secret was read since the last read sweep
+	sweepFrom atomic.Int64 // unix ns of that read: the sweep is due readSweep later
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -198,15 +199,17 @@ func (s *Store) Previous(ctx context.Context, name string) (*Secret, error) {
 	return e.previous()
 }
 
-// Refresh fetches the secret now (joining a fetch already under way) and
-// waits for the outcome, or for ctx to end. It returns the fetch's error;
+// Refresh fetches the secret now and waits for the outcome, or for ctx to
+// end. The fetch starts after the call (when one is already under way, the
+// next one is queued behind it and shared with other callers), so a change
+// made before calling Refresh is seen. It returns the fetch's error;
 // a rejected value gives an error matching ErrInvalid.
 func (s *Store) Refresh(ctx context.Context, name string) error {
 	e, err := s.lookup("refresh", name)
 	if err != nil {
 		return err
 	}
-	return e.wait(ctx, e.fetchNow())
+	return e.wait(ctx, e.refreshNow())
 }
 
 // Ready waits until every declared secret has had its first load attempt
