@@ -150,6 +150,10 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("Refresh succeeded during a scripted failure")
 	}
 	f.advance(10 * time.Minute)
+	eventually(t, "the retry the advance set off", func() bool {
+		md, _ := f.store.Metadata("m")
+		return md.LastErrorAt.Equal(f.clock.Now())
+	})
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -192,7 +196,6 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], w, got)
 		}
 	}
-	// Retries after the advance may or may not have run yet.
 	if f := got[secrets.MetricRefreshes+"/failed"]; f < 1 || got[secrets.MetricFailures] != f {
 		t.Errorf("failed refreshes = %v, failures = %v; want equal and at least 1", f, got[secrets.MetricFailures])
 	}
