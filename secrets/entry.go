@@ -40,9 +40,8 @@ type entry struct {
 	staleAt  atomic.Int64 // unix ns from which reads fail with ErrStale; 0: not failing or no budget
 	readMark atomic.Bool  // read since the last sweep
 	_        cpu.CacheLinePad
-	reads    atomic.Uint64 // written by every read: on a line of its own
-	_        cpu.CacheLinePad
-	lastRead atomic.Int64 // unix ns of the first read after a sweep
+	reads    atomic.Uint64 // written by every read: away from the line above
+	lastRead atomic.Int64  // unix ns of the first read after a sweep
 
 	mu           sync.Mutex
 	life         life
@@ -335,7 +334,7 @@ func (e *entry) install(sec *Secret, now time.Time) error {
 		e.s.log.Info("strongroom: secret rotated", "secret", e.name, "version", sec.version, "previous_version", old.version)
 	} else {
 		e.tel.refreshed(outcomeLoaded)
-		e.s.log.Info("strongroom: secret loaded", "secret", e.name, "version", sec.version, "source", e.scheme)
+		e.s.log.Info("strongroom: secret loaded", "secret", e.name, "version", sec.version, "source", e.source())
 	}
 	return nil
 }
@@ -661,6 +660,15 @@ func (e *entry) wipe(why error) {
 			s.destroy(why)
 		}
 	}
+}
+
+// source is the provider's scheme, or "generated" for a secret made by
+// Create without a reference.
+func (e *entry) source() string {
+	if e.prov == nil {
+		return "generated"
+	}
+	return e.scheme
 }
 
 // counterFor returns the read counter of consumer.

@@ -109,12 +109,9 @@ func (s *Store) Metadata(name string) (Metadata, error) {
 func (e *entry) metadata(now time.Time) Metadata {
 	o := &e.s.opts
 	m := Metadata{
-		Name: e.name, Ref: redactRef(e.spec.Ref), Source: e.scheme, Owner: e.spec.Owner,
+		Name: e.name, Ref: redactRef(e.spec.Ref), Source: e.source(), Owner: e.spec.Owner,
 		Kind: e.spec.Kind, Classification: e.spec.Classification, Labels: maps.Clone(e.spec.Labels),
 		Reads: e.reads.Load(), LockedMemory: e.s.guard.Locked(),
-	}
-	if e.prov == nil {
-		m.Source = "generated"
 	}
 	if lr := e.lastRead.Load(); lr != 0 {
 		m.LastRead = time.Unix(0, lr)

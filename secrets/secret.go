@@ -55,6 +55,9 @@ func (s *Secret) Kind() Kind { return s.kind }
 // ExpiresAt returns when this version expires; zero if unknown.
 func (s *Secret) ExpiresAt() time.Time { return s.expiresAt }
 
+// Len returns the length of the value in bytes, without opening it.
+func (s *Secret) Len() int { return s.size }
+
 // LoadedAt returns when this version entered the store.
 func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
 

@@ -40,6 +40,7 @@ type Classification string
 
 // Common classifications.
 const (
+	Public       Classification = "public"
 	Internal     Classification = "internal"
 	Confidential Classification = "confidential"
 	Restricted   Classification = "restricted"

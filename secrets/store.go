@@ -47,9 +47,22 @@ type Store struct {
 
 // Open makes a Store. It fails with an error matching ErrLockedMemory when
 // no memory can be locked and opts.AllowUnlockedMemory is false, and with
-// ErrInvalid on a bad option. Open starts one background goroutine; Close
-// stops it.
+// ErrInvalid on a bad option. The providers in opts belong to the Store from
+// the call on: Close closes them, and so does Open when it fails. Open
+// starts one background goroutine; Close stops it.
 func Open(ctx context.Context, opts *Options) (*Store, error) {
+	s, err := open(ctx, opts)
+	if err != nil && opts != nil {
+		for _, p := range opts.Providers {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}
+	return s, err
+}
+
+func open(ctx context.Context, opts *Options) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, newError("open", "", ErrClosed, err)
 	}

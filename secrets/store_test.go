@@ -7,7 +7,6 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/memory"
@@ -155,33 +154,7 @@ func TestMetrics(t *testing.T) {
 		return md.LastErrorAt.Equal(f.clock.Now())
 	})
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					key := m.Name
-					if o, ok := p.Attributes.Value("strongroom.outcome"); ok {
-						key += "/" + o.AsString()
-					}
-					got[key] += float64(p.Value)
-				}
-			case metricdata.Gauge[float64]:
-				for _, p := range d.DataPoints {
-					got[m.Name] = p.Value
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					got[m.Name] = float64(p.Value)
-				}
-			}
-		}
-	}
+	got := collect(t, reader)
 	want := map[string]float64{
 		secrets.MetricReads:                  3,
 		secrets.MetricRefreshes + "/loaded":  1,

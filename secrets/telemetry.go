@@ -39,6 +39,7 @@ const (
 )
 
 type telemetry struct {
+	on        bool // a MeterProvider or TracerProvider was given
 	tracer    trace.Tracer
 	refreshes metric.Int64Counter
 	failures  metric.Int64Counter
@@ -62,7 +63,8 @@ func newTelemetry(s *Store) (*telemetry, error) {
 		tp = tracenoop.NewTracerProvider()
 	}
 	m := mp.Meter(instrumentation)
-	t := &telemetry{tracer: tp.Tracer(instrumentation)}
+	t := &telemetry{tracer: tp.Tracer(instrumentation),
+		on: s.opts.MeterProvider != nil || s.opts.TracerProvider != nil}
 	var errs [9]error
 	var (
 		reads, locked, lockedBytes metric.Int64Observable
@@ -125,9 +127,12 @@ func (t *telemetry) close() {
 }
 
 func (t *telemetry) forEntry(e *entry) entryTelemetry {
+	if !t.on {
+		return entryTelemetry{t: t} // no attributes to build for no-op instruments
+	}
 	kv := []attribute.KeyValue{
 		attribute.String("strongroom.secret", e.name),
-		attribute.String("strongroom.source", e.scheme),
+		attribute.String("strongroom.source", e.source()),
 	}
 	return entryTelemetry{t: t, attrs: attribute.NewSet(kv...), kv: kv}
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/strongroom/strongroom/providers"
 )
 
+// Scheme is the reference scheme of the provider: "file:...".
+const Scheme = "file"
+
 // format is how the content of a file is structured.
 type format uint8
 
@@ -82,7 +85,7 @@ type fileRef struct {
 // (relative ones) leave their root through "..".
 func parseRef(ref string) (fileRef, error) {
 	var r fileRef
-	if providers.Scheme(ref) != "file" {
+	if providers.Scheme(ref) != Scheme {
 		return r, refError(ref, "scheme is not file")
 	}
 	rest, frag, hasFrag := strings.Cut(ref[len("file:"):], "#")
