@@ -1,0 +1,123 @@
+package secrets_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/providers/memory"
+	"github.com/strongroom/strongroom/secrets"
+)
+
+func Example() {
+	ctx := context.Background()
+	backend := memory.New(nil)
+	backend.Set("db-password", []byte("correct horse battery staple"), nil)
+
+	store, err := secrets.Open(ctx, &secrets.Options{
+		Providers: map[string]providers.Provider{"memory": backend},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close()
+
+	err = store.Add(secrets.Spec{Name: "db-password", Ref: "memory://db-password", Kind: secrets.KindPassword, Owner: "payments"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The plaintext exists only inside the function.
+	err = store.Use(ctx, "db-password", func(pw []byte) error {
+		fmt.Println("password length:", len(pw))
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	sec, _ := store.Get(ctx, "db-password")
+	fmt.Printf("%v\n", sec)
+	// Output:
+	// password length: 28
+	// secret db-password version 1 [REDACTED]
+}
+
+// A test drives rotation, outage and staleness on the fake's virtual clock,
+// without sleeping.
+func Example_virtualClock() {
+	ctx := context.Background()
+	clock := memory.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	backend := memory.New(&memory.Options{Clock: clock})
+	backend.Set("api-token", []byte("t1"), &memory.SetOptions{TTL: time.Hour})
+	store, _ := secrets.Open(ctx, &secrets.Options{
+		Providers: map[string]providers.Provider{"memory": backend},
+		Clock:     clock,
+	})
+	defer store.Close()
+	events := make(chan secrets.Event, 10)
+	store.Subscribe("api-token", func(e secrets.Event) { events <- e })
+	store.Add(secrets.Spec{Name: "api-token", Ref: "memory://api-token", MaxStale: 5 * time.Minute})
+	fmt.Println(<-events)
+
+	// The backend goes down; the token is refreshed ahead of its expiry
+	// (at about two thirds of its lifetime), and fails.
+	backend.Fail("api-token", errors.New("connection refused"), -1)
+	clock.Advance(45 * time.Minute)
+	fmt.Println((<-events).Kind)
+	_, err := store.Get(ctx, "api-token")
+	fmt.Println("within the staleness budget:", err)
+
+	clock.Advance(10 * time.Minute)
+	for e := range events {
+		if e.Kind == secrets.EventStale {
+			break
+		}
+	}
+	_, err = store.Get(ctx, "api-token")
+	fmt.Println("past it:", errors.Is(err, secrets.ErrStale))
+	// Output:
+	// loaded api-token 1
+	// refresh_failed
+	// within the staleness budget: <nil>
+	// past it: true
+}
+
+func ExampleStore_Scope() {
+	ctx := context.Background()
+	backend := memory.New(nil)
+	backend.Set("payments/db", []byte("p"), nil)
+	backend.Set("search/key", []byte("s"), nil)
+	store, _ := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"memory": backend}})
+	defer store.Close()
+	store.Add(secrets.Spec{Name: "payments/db", Ref: "memory://payments/db"})
+	store.Add(secrets.Spec{Name: "search/key", Ref: "memory://search/key"})
+
+	view, _ := store.Scope("payments-api", "payments/*")
+	_, err := view.Get(ctx, "payments/db")
+	fmt.Println("payments/db:", err)
+	_, err = view.Get(ctx, "search/key")
+	fmt.Println("search/key:", errors.Is(err, secrets.ErrPermission))
+	md, _ := store.Metadata("payments/db")
+	fmt.Println("reads by payments-api:", md.ReadsBy["payments-api"])
+	// Output:
+	// payments/db: <nil>
+	// search/key: true
+	// reads by payments-api: 1
+}
+
+func ExampleStore_Create() {
+	ctx := context.Background()
+	store, _ := secrets.Open(ctx, nil)
+	defer store.Close()
+	pw, err := store.Create(ctx, secrets.Spec{Name: "admin", Kind: secrets.KindPassword},
+		&secrets.Password{Length: 24, Alphabet: secrets.AlphabetAlphanumeric})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(pw.Len(), pw.Kind())
+	// Output: 24 password
+}
