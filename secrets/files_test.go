@@ -161,4 +161,3 @@ func TestFilesPathEscapeRefused(t *testing.T) {
 		}
 	}
 }
-
