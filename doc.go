@@ -1,0 +1,21 @@
+// Package strongroom is a library for handling secrets inside a running Go
+// process: tokens, certificates, passwords and keys.
+//
+// It loads secrets from pluggable backends into sealed memory, keeps them
+// fresh in the background, tells the program when one rotates so that it
+// never needs a restart, and makes the whole lifecycle visible: where each
+// secret came from, who owns it, when it expires, when it last rotated, who
+// read it.
+//
+// This package holds only this overview. Programs use:
+//
+//   - [github.com/strongroom/strongroom/secrets]: the Store, its secrets,
+//     events, scopes, inventory and health;
+//   - [github.com/strongroom/strongroom/providers/file],
+//     [github.com/strongroom/strongroom/providers/env]: backends;
+//   - [github.com/strongroom/strongroom/providers/memory]: the in-memory
+//     fake, with a virtual clock, for tests.
+//
+// Backends implement [github.com/strongroom/strongroom/providers] and pass
+// [github.com/strongroom/strongroom/providers/providertest].
+package strongroom
