@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/memory"
@@ -13,11 +14,15 @@ const secretName = "bench-key"
 
 // openStore returns a Store on the wall clock whose secret secretName (32
 // bytes, from providers/memory) has loaded. The Store is closed when b ends.
-func openStore(b *testing.B) *secrets.Store {
+func openStore(b *testing.B) *secrets.Store { return openStoreTTL(b, 0) }
+
+// openStoreTTL is openStore for a secret that expires after ttl (0: never).
+// A read of an expiring secret checks the clock, which costs a time.Now.
+func openStoreTTL(b *testing.B, ttl time.Duration) *secrets.Store {
 	b.Helper()
 	ctx := context.Background()
 	p := memory.New(nil)
-	p.Set(secretName, value32(), nil)
+	p.Set(secretName, value32(), &memory.SetOptions{TTL: ttl})
 	store, err := secrets.Open(ctx, &secrets.Options{
 		Providers: map[string]providers.Provider{"memory": p},
 	})
@@ -123,4 +128,17 @@ func BenchmarkStrongroomGetParallel(b *testing.B) {
 			sink.Add(uint64(len(last.Version())))
 		}
 	})
+}
+
+// BenchmarkStrongroomGetExpiring is Store.Get of a secret with an expiry:
+// every read checks it against the clock.
+func BenchmarkStrongroomGetExpiring(b *testing.B) {
+	store := openStoreTTL(b, 24*time.Hour)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := store.Get(ctx, secretName); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
