@@ -29,6 +29,13 @@
 // made; [Sealed.Destroy] must not race with an Open of the same value (the
 // caller serialises them).
 //
+// # Errors
+//
+// [ErrLockedMemory] (with a [*LockError] saying what was needed and what
+// the budget allowed), [ErrCorrupt] for a sealed value that fails
+// authentication, and [ErrClosed]. A function passed to [Guard.Open] or
+// [Guard.Scratch] has its error returned untouched.
+//
 // # Security
 //
 // Honest limits: the plaintext handed to [Guard.Seal] was on the Go heap
