@@ -6,8 +6,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 const capIPCLock = 14 // CAP_IPC_LOCK, linux/capability.h
@@ -46,15 +44,4 @@ func lockable() int64 {
 		return limit
 	}
 	return max(0, limit-vmLck)
-}
-
-func rlimitMemlock() int64 {
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil {
-		return 0
-	}
-	if rl.Cur == unix.RLIM_INFINITY || rl.Cur > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(rl.Cur)
 }

@@ -2,7 +2,24 @@
 
 package guard
 
-import "golang.org/x/sys/unix"
+import (
+	"math"
+
+	"golang.org/x/sys/unix"
+)
+
+// rlimitMemlock returns the soft RLIMIT_MEMLOCK in bytes (math.MaxInt64 for
+// none), or 0 if it cannot be read.
+func rlimitMemlock() int64 {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &rl); err != nil {
+		return 0
+	}
+	if rl.Cur == unix.RLIM_INFINITY || rl.Cur > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(rl.Cur)
+}
 
 // probeLock locks and unlocks n bytes of fresh memory, to learn whether
 // memguard's own mlock of that size would succeed.
@@ -27,7 +44,7 @@ func allocUnlocked(n int) (region, error) {
 	if err != nil {
 		return nil, err
 	}
-	_ = unix.Madvise(b, unix.MADV_DONTDUMP) // advice only; not every kernel has it
+	dontDump(b)
 	return unlockedRegion(b), nil
 }
 
