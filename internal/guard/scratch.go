@@ -10,11 +10,12 @@ var classSizes = [...]int{64, 256, 1024, 4096, 16384, 65536}
 type class struct {
 	size int
 
-	mu     sync.Mutex
-	cond   sync.Cond // signalled when a slot is returned or the Guard closes
-	free   [][]byte
-	chunks []region
-	closed bool
+	mu      sync.Mutex
+	cond    sync.Cond // signalled when a slot is returned or the Guard closes
+	free    [][]byte
+	chunks  []region
+	waiters int // goroutines waiting in acquire
+	closed  bool
 }
 
 // classFor returns the smallest class that holds n bytes, or nil.
@@ -49,7 +50,9 @@ func (g *Guard) acquire(c *class) ([]byte, error) {
 			// Nothing of this class will ever come back to wait for.
 			return nil, err
 		}
+		c.waiters++
 		c.cond.Wait()
+		c.waiters--
 	}
 }
 
@@ -78,8 +81,11 @@ func (c *class) put(s []byte) {
 	if !c.closed {
 		c.free = append(c.free, s)
 	}
+	wake := c.waiters > 0
 	c.mu.Unlock()
-	c.cond.Signal()
+	if wake {
+		c.cond.Signal()
+	}
 }
 
 // Scratch runs fn with n bytes of zeroed scratch memory (locked when the
