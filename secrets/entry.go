@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -184,7 +183,14 @@ func (e *entry) run(ctx context.Context, f *flight) {
 	ctx, span := e.s.tel.startFetch(ctx, e)
 	v, err := e.prov.Fetch(ctx, e.spec.Ref)
 	f.cancel()
-	err = e.apply(v, err)
+	if ended := e.endedNow("refresh"); ended != nil {
+		// Revoked, deleted or closed while fetching (which also cancels
+		// the fetch): nothing to install, no failure to record.
+		v.Wipe()
+		err = ended
+	} else {
+		err = e.apply(v, err)
+	}
 	span.end(err)
 	e.mu.Lock()
 	f.err = err
@@ -207,11 +213,11 @@ func (e *entry) run(ctx context.Context, f *flight) {
 // apply takes the outcome of a fetch: it validates, seals and swaps in a
 // new value, or records the failure. It wipes v.
 func (e *entry) apply(v *providers.Value, err error) error {
+	defer v.Wipe() // also when a provider returns a value with an error
 	now := e.s.clock.Now()
 	if err != nil {
 		return e.fail(EventRefreshFailed, classify("fetch", e.name, e.scrubCurrent(err)), now)
 	}
-	defer v.Wipe()
 	if v == nil {
 		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now)
 	}
@@ -237,12 +243,9 @@ func (e *entry) apply(v *providers.Value, err error) error {
 
 // scrubCurrent withholds a backend error that quotes the current value.
 func (e *entry) scrubCurrent(err error) error {
-	if cur := e.cur.Load(); cur != nil {
-		cur.mu.RLock()
-		defer cur.mu.RUnlock()
-		if cur.gone == nil {
-			cur.open(func(v []byte) error { err = scrub(err, v); return nil })
-		}
+	if cur := e.cur.Load(); cur != nil && cur.acquire() == nil {
+		defer cur.release()
+		cur.open(func(v []byte) error { err = scrub(err, v); return nil })
 	}
 	return err
 }
@@ -254,7 +257,7 @@ func (e *entry) vet(v *providers.Value, now time.Time) *Error {
 	}
 	if e.spec.Validate != nil {
 		if err := e.validate(v.Data); err != nil {
-			return newError("validate", e.name, ErrInvalid, scrub(err, v.Data))
+			return newError("validate", e.name, ErrInvalid, validatorError(err, v.Data))
 		}
 	}
 	return nil
@@ -271,7 +274,7 @@ func (e *entry) validate(data []byte) (err error) {
 	return e.spec.Validate(data)
 }
 
-var errValidatorPanicked = errors.New("validator panicked (panic value withheld)")
+var errValidatorPanicked error = &ValueError{Reason: "validator panicked (panic value withheld)"}
 
 // seal makes a handle for v.
 func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
@@ -283,6 +286,7 @@ func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
 		name: e.name, version: v.Version, kind: e.spec.Kind,
 		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
 		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
+		pending: &e.s.pending,
 	}
 	if !v.ExpiresAt.IsZero() {
 		sec.expiresNS = v.ExpiresAt.UnixNano()
@@ -293,25 +297,24 @@ func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
 // install makes sec the current version.
 func (e *entry) install(sec *Secret, now time.Time) error {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.life >= lifeRevoked {
 		err := e.endedError("refresh")
-		e.mu.Unlock()
-		sec.destroy(err)
+		sec.destroy(newError("use", e.name, ErrDestroyed, err))
 		return err
 	}
 	old := e.cur.Swap(sec)
-	var wipe []*Secret
 	ev := Event{Kind: EventLoaded, Secret: e.name, Version: sec.version, ExpiresAt: sec.expiresAt, Time: now}
 	if old != nil {
 		ev.Kind, ev.PreviousVersion = EventRotated, old.version
-		if e.prev != nil {
-			wipe = append(wipe, e.prev)
+		if e.prev != nil { // its window is cut short: one previous version at a time
+			e.prev.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
 			e.prev = nil
 		}
 		if e.spec.Overlap > 0 {
 			e.prev, e.prevUntil = old, now.Add(e.spec.Overlap)
 		} else {
-			wipe = append(wipe, old)
+			old.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
 		}
 		e.rotatedAt = now
 		e.rotations++
@@ -324,11 +327,6 @@ func (e *entry) install(sec *Secret, now time.Time) error {
 	e.nextRefresh = e.plan(now, sec)
 	e.reschedule()
 	e.s.hub.publish(ev)
-	e.mu.Unlock()
-
-	for _, w := range wipe {
-		w.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
-	}
 	if old != nil {
 		e.tel.refreshed(outcomeRotated)
 		e.s.log.Info("strongroom: secret rotated", "secret", e.name, "version", sec.version, "previous_version", old.version)
@@ -391,6 +389,9 @@ func (e *entry) backoff() time.Duration {
 
 // plan returns when sec should next be refreshed; zero for never. e.mu is held.
 func (e *entry) plan(now time.Time, sec *Secret) time.Time {
+	if e.prov == nil {
+		return time.Time{} // generated: there is nothing to fetch
+	}
 	r := e.spec.Refresh
 	var next time.Time
 	if !sec.expiresAt.IsZero() {
@@ -437,9 +438,9 @@ func (e *entry) reschedule() {
 // window, a spent staleness budget, an expiry, a due refresh.
 func (e *entry) tick(now time.Time) {
 	e.mu.Lock()
-	var wipe *Secret
 	if e.prev != nil && !now.Before(e.prevUntil) {
-		wipe, e.prev = e.prev, nil
+		e.prev.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
+		e.prev = nil
 	}
 	if sa := e.staleAt.Load(); sa != 0 && !e.staleSent && now.UnixNano() >= sa {
 		e.staleSent = true
@@ -455,9 +456,6 @@ func (e *entry) tick(now time.Time) {
 	due := e.flight == nil && !e.nextRefresh.IsZero() && !now.Before(e.nextRefresh)
 	e.reschedule()
 	e.mu.Unlock()
-	if wipe != nil {
-		wipe.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
-	}
 	if due {
 		e.fetchNow()
 	}
@@ -485,6 +483,12 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 			return nil, e.staleError("get", now)
 		}
 	}
+	e.counted(sec, consumer, byConsumer)
+	return sec, nil
+}
+
+// counted records a read of sec: counters, last-read time, audit record.
+func (e *entry) counted(sec *Secret, consumer string, byConsumer *atomic.Uint64) {
 	e.reads.Add(1)
 	if byConsumer != nil {
 		byConsumer.Add(1)
@@ -495,7 +499,6 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 	if e.s.opts.AuditReads {
 		e.s.log.Info("strongroom: secret read", "secret", e.name, "consumer", consumer, "version", sec.version)
 	}
-	return sec, nil
 }
 
 // markRead records the time of the first read since the last read sweep,
@@ -539,7 +542,7 @@ func (e *entry) first(ctx context.Context) (*Secret, error) {
 		}
 		f = e.fetchNow()
 	}
-	if err := e.wait(ctx, f); err != nil {
+	if err := e.wait(ctx, "get", f); err != nil {
 		return nil, err
 	}
 	if sec := e.cur.Load(); sec != nil {
@@ -551,12 +554,12 @@ func (e *entry) first(ctx context.Context) (*Secret, error) {
 }
 
 // wait waits for f or ctx.
-func (e *entry) wait(ctx context.Context, f *flight) error {
+func (e *entry) wait(ctx context.Context, op string, f *flight) error {
 	select {
 	case <-f.done:
 		return f.err
 	case <-ctx.Done():
-		return newError("get", e.name, errFetch, fmt.Errorf("waiting for the value: %w", ctx.Err()))
+		return newError(op, e.name, errFetch, fmt.Errorf("waiting for the fetch: %w", ctx.Err()))
 	}
 }
 
@@ -572,7 +575,10 @@ func (e *entry) ready(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.lastErr != nil {
+	switch {
+	case e.life == lifeRevoked || e.life == lifeDeleted:
+		return nil // ended on purpose: nothing to wait for
+	case e.lastErr != nil:
 		return e.lastErr
 	}
 	return e.endedError("ready")
@@ -582,11 +588,14 @@ func (e *entry) ready(ctx context.Context) error {
 func (e *entry) previous() (*Secret, error) {
 	now := e.s.clock.Now()
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.prev == nil || !now.Before(e.prevUntil) {
+	prev := e.prev
+	if prev == nil || !now.Before(e.prevUntil) {
+		e.mu.Unlock()
 		return nil, newError("previous", e.name, ErrNotFound, fmt.Errorf("no previous version within its overlap window"))
 	}
-	return e.prev, nil
+	e.mu.Unlock()
+	e.counted(prev, "", nil)
+	return prev, nil
 }
 
 // endedError explains why an entry has no value. e.mu is held.
@@ -611,12 +620,26 @@ func (e *entry) terminated() bool {
 	return e.life == lifeRevoked || e.life == lifeDeleted
 }
 
-// end moves e to a terminal state and wipes its values at once.
-func (e *entry) end(to life, why error, ev Event) {
+// endedNow returns endedError when e is revoked, deleted or closed, and
+// nil otherwise.
+func (e *entry) endedNow(op string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.life >= lifeRevoked {
+		return e.endedError(op)
+	}
+	return nil
+}
+
+// end moves e to a terminal state: it stops refreshing and watching, and
+// wipes the current and previous versions at once (a version some Use is
+// reading is wiped as that Use returns). It returns the versions it wiped,
+// current first, or nil if e had ended already.
+func (e *entry) end(to life, why *Error, ev Event) []string {
 	e.mu.Lock()
 	if e.life >= lifeRevoked {
 		e.mu.Unlock()
-		return
+		return nil
 	}
 	e.life = to
 	e.endedAt = e.s.clock.Now()
@@ -625,41 +648,34 @@ func (e *entry) end(to life, why error, ev Event) {
 	}
 	stop := e.stopWatch
 	e.stopWatch = nil
+	e.nextRefresh = time.Time{}
+	e.recovered() // a failure in progress ends with the secret
 	e.reschedule()
-	cur, prev := e.cur.Swap(nil), e.prev
+	var versions []string
+	for _, sec := range []*Secret{e.cur.Swap(nil), e.prev} {
+		if sec != nil {
+			versions = append(versions, sec.version)
+			sec.destroy(why)
+		}
+	}
 	e.prev = nil
 	if ev.Kind != 0 {
 		ev.Time = e.endedAt
+		if len(versions) > 0 {
+			ev.Version = versions[0]
+		}
 		e.s.hub.publish(ev)
 	}
 	e.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
-	for _, s := range []*Secret{cur, prev} {
-		if s != nil {
-			s.destroy(why)
-		}
-	}
+	return versions
 }
 
 // shutdown stops watching and fetching, at Close.
 func (e *entry) shutdown() {
 	e.end(lifeClosed, newError("use", e.name, ErrDestroyed, ErrClosed), Event{})
-}
-
-// wipe destroys what is left after shutdown (a fetch that finished late
-// destroys its own value).
-func (e *entry) wipe(why error) {
-	e.mu.Lock()
-	cur, prev := e.cur.Swap(nil), e.prev
-	e.prev = nil
-	e.mu.Unlock()
-	for _, s := range []*Secret{cur, prev} {
-		if s != nil {
-			s.destroy(why)
-		}
-	}
 }
 
 // source is the provider's scheme, or "generated" for a secret made by

@@ -114,14 +114,15 @@ func classify(op, name string, err error) *Error {
 // network error): Error.Err says what.
 var errFetch = errors.New("secrets: failed")
 
-// scrub replaces err with a neutral one when its message contains value:
-// validators and backends are not ours, and a message that quotes the value
-// must not reach a log or an event.
+// scrub withholds err's message when it contains value: validators and
+// backends are not ours, and a message that quotes the value must not
+// reach a log or an event. The error stays in the chain for errors.Is and
+// errors.As.
 func scrub(err error, value []byte) error {
 	if err == nil || len(value) == 0 || !containsBytes(err.Error(), value) {
 		return err
 	}
-	return fmt.Errorf("%T message withheld: it contained the value", err)
+	return &withheld{err: err, why: "it contained the value"}
 }
 
 func containsBytes(s string, b []byte) bool {
@@ -134,4 +135,44 @@ func containsBytes(s string, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// withheld is an error whose message is not shown, because it may quote a
+// secret value; Unwrap still returns it.
+type withheld struct {
+	err error
+	why string
+}
+
+func (w *withheld) Error() string {
+	return fmt.Sprintf("%T message withheld: %s", w.err, w.why)
+}
+
+func (w *withheld) Unwrap() error { return w.err }
+
+// ValueError is a reason, given by a Spec.Validate function, for rejecting
+// a value. Its text is shown in errors, events and logs; any other error a
+// validator returns has its message withheld, since it might quote the
+// value. Make one with [InvalidValue].
+type ValueError struct {
+	Reason string
+}
+
+func (e *ValueError) Error() string { return e.Reason }
+
+// InvalidValue returns a *ValueError for a validator to reject a value with
+// a reason that is safe to show. The reason should describe the value (its
+// length, its format, what is missing), never quote it; a reason that does
+// contain the whole value is withheld all the same.
+func InvalidValue(format string, args ...any) error {
+	return &ValueError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// validatorError is what the Store reports of a validator's err.
+func validatorError(err error, value []byte) error {
+	var ve *ValueError
+	if errors.As(err, &ve) {
+		return scrub(err, value)
+	}
+	return &withheld{err: err, why: "return secrets.InvalidValue from a validator to give a reason"}
 }

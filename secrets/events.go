@@ -36,6 +36,8 @@ const (
 
 var eventNames = [...]string{"", "loaded", "rotated", "refresh_failed", "rejected", "stale", "expired", "revoked", "deleted"}
 
+// String returns the kind's name, as in the constants' comments:
+// "loaded", "rotated", "refresh_failed", ...
 func (k EventKind) String() string {
 	if k > 0 && int(k) < len(eventNames) {
 		return eventNames[k]
@@ -83,7 +85,8 @@ func (e Event) String() string {
 // happened. Each subscriber has its own goroutine and queue, so a slow fn
 // delays only its own later events and never the refresh engine or another
 // subscriber. cancel stops deliveries: after it returns, fn is called at
-// most once more (a call already under way). Subscribe fails with
+// most once more (a call already under way). fn must not call Close, which
+// waits for it. Subscribe fails with
 // ErrInvalid for a malformed pattern and ErrClosed after Close.
 func (s *Store) Subscribe(pattern string, fn func(Event)) (cancel func(), err error) {
 	match, err := matcher(pattern)

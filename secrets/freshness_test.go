@@ -261,7 +261,7 @@ func TestOverlapWindow(t *testing.T) {
 	held, _ := f.store.Get(ctx(t), "signing")
 	f.mem.Set("signing", []byte("new-key"), nil)
 	next(t, ev, secrets.EventRotated)
-	prev, err := f.store.Previous(ctx(t), "signing")
+	prev, err := f.store.Previous("signing")
 	if err != nil {
 		t.Fatalf("Previous during overlap: %v", err)
 	}
@@ -275,7 +275,7 @@ func TestOverlapWindow(t *testing.T) {
 	eventually(t, "the previous version to be wiped", func() bool {
 		return errors.Is(held.Use(func([]byte) error { return nil }), secrets.ErrDestroyed)
 	})
-	if _, err := f.store.Previous(ctx(t), "signing"); !errors.Is(err, secrets.ErrNotFound) {
+	if _, err := f.store.Previous("signing"); !errors.Is(err, secrets.ErrNotFound) {
 		t.Errorf("Previous after overlap = %v, want ErrNotFound", err)
 	}
 	if got := f.mustValue("signing"); got != "new-key" {

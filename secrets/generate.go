@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -13,8 +12,8 @@ import (
 )
 
 // Generator makes a new secret value. [Store.Create] calls it with a
-// buffer in locked scratch memory, so the value never passes through a Go
-// string or the ordinary heap before it is sealed.
+// buffer in locked scratch memory and crypto/rand, so the value never
+// passes through a Go string or the ordinary heap before it is sealed.
 type Generator interface {
 	// Size returns the length in bytes of the value Generate writes.
 	Size() int
@@ -41,8 +40,8 @@ const minPasswordBits = 64
 type Password struct {
 	// Length in characters. Zero: 32.
 	Length int
-	// Alphabet of distinct ASCII characters, 2 to 256 of them. Zero:
-	// AlphabetURLSafe.
+	// Alphabet of distinct printable ASCII characters (no space), 2 to
+	// 94 of them. Zero: AlphabetURLSafe.
 	Alphabet string
 }
 
@@ -88,8 +87,8 @@ func (p *Password) Generate(dst []byte, r io.Reader) error {
 }
 
 func checkAlphabet(a string) error {
-	if len(a) < 2 || len(a) > 256 {
-		return fmt.Errorf("alphabet must have 2 to 256 characters, not %d", len(a))
+	if len(a) < 2 || len(a) > 94 {
+		return fmt.Errorf("alphabet must have 2 to 94 characters, not %d", len(a))
 	}
 	var seen [256]bool
 	for i := 0; i < len(a); i++ {
@@ -107,9 +106,12 @@ func checkAlphabet(a string) error {
 
 // Key generates Bytes random bytes, for symmetric keys and HMAC secrets.
 type Key struct {
-	// Bytes is the key length. Zero: 32.
+	// Bytes is the key length, at least 16 (128 bits). Zero: 32.
 	Bytes int
 }
+
+// minKeyBytes is the shortest key Key generates.
+const minKeyBytes = 16
 
 // Size returns the key length.
 func (k *Key) Size() int {
@@ -121,6 +123,9 @@ func (k *Key) Size() int {
 
 // Generate fills dst with random bytes.
 func (k *Key) Generate(dst []byte, r io.Reader) error {
+	if len(dst) < minKeyBytes {
+		return fmt.Errorf("key of %d bytes is shorter than %d", len(dst), minKeyBytes)
+	}
 	if _, err := io.ReadFull(r, dst); err != nil {
 		clear(dst)
 		return fmt.Errorf("reading randomness: %w", err)
@@ -132,13 +137,15 @@ func (k *Key) Generate(dst []byte, r io.Reader) error {
 const maxGenerated = 1 << 20
 
 // Create generates a new secret with gen and declares it under spec. The
-// value is made in locked scratch memory, vetted by spec.Validate, written
-// to the backend when spec.Ref is set (its provider must implement
-// providers.Writer, else ErrUnsupported), then sealed; the plaintext never
-// exists anywhere else. With an empty spec.Ref the secret lives only in this
-// process and is never refreshed. Create returns the new version's handle;
-// it fails with ErrExists when the name is taken and ErrInvalid when gen
-// fails or the value is rejected.
+// value is made in locked scratch memory from crypto/rand, vetted by
+// spec.Validate, and sealed; with spec.Ref set it is also written to the
+// backend (its provider must implement providers.Writer, else
+// ErrUnsupported), which keeps it as it keeps any value. With an empty
+// spec.Ref the secret lives only in this process and is never refreshed.
+// While Create runs, Get of the name waits for it. Create returns the new
+// version's handle; it fails with ErrExists when the name is taken (a
+// revoked or deleted name may be reused), ErrInvalid when gen fails or the
+// value is rejected, and ErrClosed after Close.
 func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, error) {
 	spec, p, err := spec.normalize(false, s.providers)
 	if err != nil {
@@ -155,55 +162,65 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 	if n <= 0 || n > maxGenerated {
 		return nil, newError("create", spec.Name, ErrInvalid, fmt.Errorf("generator size %d outside 1 to %d bytes", n, maxGenerated))
 	}
-	if _, err := s.lookup("create", spec.Name); err == nil || !errors.Is(err, ErrNotFound) {
-		if err == nil {
-			err = newError("create", spec.Name, ErrExists, nil)
-		}
+	// Reserve the name with a fetch "under way" that readers wait for, so
+	// that no reader fetches from the backend before the value is written,
+	// and no second Create writes it too.
+	e := newEntry(s, spec, p)
+	f := &flight{done: make(chan struct{}), cancel: func() {}}
+	e.flight = f
+	if err := s.insert(e, true); err != nil {
 		return nil, err
 	}
-	e := newEntry(s, spec, p)
+	defer s.bg.Done()
+	sec, err := s.generate(ctx, e, w, gen, n)
+	if err == nil {
+		err = e.install(sec, s.clock.Now())
+	}
+	e.mu.Lock()
+	f.err = err
+	e.flight = nil
+	e.reschedule()
+	close(e.firstDone)
+	e.mu.Unlock()
+	close(f.done)
+	if err != nil {
+		s.entries.CompareAndDelete(spec.Name, e)
+		return nil, err
+	}
+	e.watch()
+	return sec, nil
+}
+
+// generate makes, vets, writes and seals e's first value.
+func (s *Store) generate(ctx context.Context, e *entry, w providers.Writer, gen Generator, n int) (*Secret, error) {
 	var sec *Secret
-	err = s.guard.Scratch(n, func(buf []byte) error {
-		s.randMu.Lock()
-		err := gen.Generate(buf, s.random)
-		s.randMu.Unlock()
-		if err != nil {
-			return newError("create", spec.Name, ErrInvalid, scrub(err, buf))
+	err := s.guard.Scratch(n, func(buf []byte) error {
+		if err := gen.Generate(buf, rand.Reader); err != nil {
+			return newError("create", e.name, ErrInvalid, scrub(err, buf))
 		}
 		v := providers.Value{Data: buf}
 		if verr := e.vet(&v, s.clock.Now()); verr != nil {
 			return verr
 		}
 		if w != nil {
-			if v.Version, err = w.Write(ctx, spec.Ref, buf); err != nil {
-				return classify("create", spec.Name, err)
+			var err error
+			if v.Version, err = w.Write(ctx, e.spec.Ref, buf); err != nil {
+				return classify("create", e.name, err)
 			}
 		} else {
 			v.Version = randomVersion()
 		}
 		var serr *Error
-		sec, serr = e.seal(&v, s.clock.Now())
-		if serr != nil {
+		if sec, serr = e.seal(&v, s.clock.Now()); serr != nil {
 			return serr
 		}
 		return nil
 	})
 	if err != nil {
 		if _, ok := err.(*Error); !ok {
-			err = classify("create", spec.Name, err)
+			err = classify("create", e.name, err)
 		}
 		return nil, err
-	}
-	if err := s.insert(e); err != nil {
-		sec.destroy(err)
-		return nil, err
-	}
-	if err := e.install(sec, s.clock.Now()); err != nil {
-		return nil, err
-	}
-	close(e.firstDone)
-	if p != nil {
-		e.watch()
 	}
 	return sec, nil
 }

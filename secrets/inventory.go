@@ -22,8 +22,9 @@ const (
 	StateStale
 	// StateExpired: the value is past its expiry; reads fail.
 	StateExpired
-	// StateRevoked, StateDeleted: ended by Revoke, or by Destroy or Delete.
+	// StateRevoked: ended by Revoke.
 	StateRevoked
+	// StateDeleted: ended by Destroy or Delete.
 	StateDeleted
 	// StateClosed: the Store is closed.
 	StateClosed
@@ -31,6 +32,7 @@ const (
 
 var stateNames = [...]string{"pending", "active", "failing", "stale", "expired", "revoked", "deleted", "closed"}
 
+// String returns the state's name: "pending", "active", "failing", ...
 func (s State) String() string {
 	if s >= 0 && int(s) < len(stateNames) {
 		return stateNames[s]
@@ -228,6 +230,7 @@ type Problem struct {
 	Err    error
 }
 
+// Error lists every problem.
 func (h *HealthError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "secrets: unhealthy: %d secret(s) cannot be served", len(h.Problems))

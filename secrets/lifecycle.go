@@ -9,27 +9,33 @@ import (
 )
 
 // Revoke wipes the secret at once and marks it revoked: reads then fail
-// with ErrRevoked, and refreshing stops. When the secret's provider can
-// revoke (providers.Revoker), the current version is then revoked at the
-// backend too; that error, if any, is returned after the wipe. The
-// inventory keeps the secret's metadata, marked revoked; declaring the name
-// again with Add starts afresh.
+// with ErrRevoked, and refreshing stops. A version some Use is reading is
+// wiped as that Use returns; Revoke does not wait for it. When the secret's
+// provider can revoke (providers.Revoker), the versions wiped (the current
+// one, and the previous one while its overlap window lasts) are then
+// revoked at the backend too; the first error, if any, is returned after
+// the wipe. The inventory keeps the secret's metadata, marked revoked;
+// declaring the name again with Add or Create starts afresh.
 func (s *Store) Revoke(ctx context.Context, name string) error {
 	e, err := s.lookup("revoke", name)
 	if err != nil {
 		return err
 	}
-	version := ""
-	if cur := e.cur.Load(); cur != nil {
-		version = cur.version
+	versions := e.end(lifeRevoked, newError("use", name, ErrDestroyed, ErrRevoked),
+		Event{Kind: EventRevoked, Secret: name})
+	s.log.Info("strongroom: secret revoked and wiped", "secret", name, "versions", versions)
+	r, ok := e.prov.(providers.Revoker)
+	if !ok {
+		return nil
 	}
-	e.end(lifeRevoked, newError("use", name, ErrDestroyed, ErrRevoked),
-		Event{Kind: EventRevoked, Secret: name, Version: version})
-	s.log.Info("strongroom: secret revoked and wiped", "secret", name, "version", version)
-	if r, ok := e.prov.(providers.Revoker); ok && version != "" {
-		if err := r.Revoke(ctx, e.spec.Ref, version); err != nil {
-			return classify("revoke", name, err)
+	var errs []error
+	for _, v := range versions {
+		if err := r.Revoke(ctx, e.spec.Ref, v); err != nil {
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return classify("revoke", name, errors.Join(errs...))
 	}
 	return nil
 }
@@ -47,13 +53,9 @@ func (s *Store) Destroy(name string) error {
 }
 
 func (e *entry) destroyed() {
-	version := ""
-	if cur := e.cur.Load(); cur != nil {
-		version = cur.version
-	}
-	e.end(lifeDeleted, newError("use", e.name, ErrDestroyed, errors.New("secret deleted")),
-		Event{Kind: EventDeleted, Secret: e.name, Version: version})
-	e.s.log.Info("strongroom: secret deleted and wiped", "secret", e.name, "version", version)
+	versions := e.end(lifeDeleted, newError("use", e.name, ErrDestroyed, errors.New("secret deleted")),
+		Event{Kind: EventDeleted, Secret: e.name})
+	e.s.log.Info("strongroom: secret deleted and wiped", "secret", e.name, "versions", versions)
 }
 
 // Delete is Destroy, then deletes the secret at the backend. It fails with

@@ -36,9 +36,10 @@ type Options struct {
 	// Clock is the source of time. Nil: the wall clock.
 	Clock Clock
 
-	// Random supplies randomness for refresh jitter, backoff and
-	// generated secrets. It is used under a lock. Nil: crypto/rand.Reader.
-	// Sealing nonces always come from crypto/rand.
+	// Random supplies randomness for refresh jitter and backoff (a
+	// deterministic source makes tests repeatable). It is used under a
+	// lock. Nil: crypto/rand.Reader. Generated secrets and sealing nonces
+	// always come from crypto/rand.
 	Random io.Reader
 
 	// UnusedAfter flags, in the inventory, secrets not read for this long
@@ -52,7 +53,7 @@ type Options struct {
 	ExpiryWarning time.Duration
 
 	// MaxLockedMemory caps the bytes of memory the Store locks for its
-	// sealing key and scratch space. Zero: 2 MiB. The effective cap is
+	// sealing key and scratch space. Zero or negative: 2 MiB. The effective cap is
 	// also bounded by RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK.
 	MaxLockedMemory int64
 
@@ -65,7 +66,7 @@ type Options struct {
 
 	// EventBuffer is how many events may wait for one slow subscriber;
 	// past that, events for it are dropped and counted in the next
-	// delivered Event.Dropped. Zero: 1024.
+	// delivered Event.Dropped. Zero or negative: 1024.
 	EventBuffer int
 }
 

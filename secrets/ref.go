@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// redactRef returns ref fit for logs and the inventory: a password in the
-// user-info part is replaced, and so is the value of any query parameter
-// whose name suggests a credential. References are not meant to hold
+// redactRef returns ref fit for logs and the inventory: the user-info part
+// is replaced, and so is the value of any query or fragment parameter whose
+// name suggests a credential. References are not meant to hold
 // secrets, but some backends' URLs do.
 func redactRef(ref string) string {
 	u, err := url.Parse(ref)
@@ -19,24 +19,38 @@ func redactRef(ref string) string {
 		return "[unparseable reference]"
 	}
 	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
+		// A user name can be a token ("https://TOKEN@host/"): hide it all.
+		u.User = url.User("xxxxx")
 	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		changed := false
-		for k := range q {
-			if credentialParam(k) {
-				q[k] = []string{"xxxxx"}
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
+	u.RawQuery = redactParams(u.RawQuery)
+	if strings.Contains(u.Fragment, "=") { // "#access_token=..."
+		u.Fragment = redactParams(u.Fragment)
+		u.RawFragment = ""
 	}
 	return u.String()
+}
+
+// redactParams replaces the values of credential-like parameters in a
+// query string.
+func redactParams(raw string) string {
+	if raw == "" {
+		return raw
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "xxxxx"
+	}
+	changed := false
+	for k := range q {
+		if credentialParam(k) {
+			q[k] = []string{"xxxxx"}
+			changed = true
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return q.Encode()
 }
 
 func credentialParam(name string) bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/internal/guard"
@@ -37,10 +38,16 @@ type Secret struct {
 	clock     Clock
 	guard     *guard.Guard
 
-	mu     sync.RWMutex // Use holds it shared; destroy holds it exclusively
-	sealed *guard.Sealed
-	gone   error // why the version was wiped; nil while usable
+	sealed  *guard.Sealed
+	pending *sync.WaitGroup // the Store's count of wipes left to readers
+
+	// refs counts Use calls under way, plus goneBit once destroyed; the
+	// last Use out of a destroyed version wipes it, so destroy never waits.
+	refs atomic.Int64
+	gone atomic.Pointer[Error] // why the version was wiped; nil while usable
 }
+
+const goneBit = 1 << 62
 
 // Name returns the secret's name.
 func (s *Secret) Name() string { return s.name }
@@ -64,23 +71,46 @@ func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
 // Use calls fn with the plaintext, in locked scratch memory that is wiped
 // as soon as fn returns (or panics). fn must not keep the slice or copy the
 // value anywhere that outlives the call; it should be short, since scratch
-// memory is a bounded pool. Use returns fn's error, or an error matching
-// ErrDestroyed, ErrExpired or ErrLockedMemory without calling fn.
+// memory is a bounded pool. fn may call the Store (Get, Refresh, Revoke, ...)
+// but not Store.Close, which waits for Use calls under way. Use returns fn's
+// error, or an error matching ErrDestroyed, ErrExpired or ErrLockedMemory
+// without calling fn.
 //
 // Use does not allocate.
 func (s *Secret) Use(fn func(value []byte) error) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.gone != nil {
-		return s.gone
+	if err := s.acquire(); err != nil {
+		return err
 	}
+	defer s.release()
 	if s.expiresNS != 0 && s.clock.Now().UnixNano() >= s.expiresNS {
 		return newError("use", s.name, ErrExpired, nil)
 	}
 	return s.open(fn)
 }
 
-// open is Use without the expiry check. s.mu is held for reading.
+// acquire counts a reader in, unless the version is gone.
+func (s *Secret) acquire() error {
+	for {
+		r := s.refs.Load()
+		if r&goneBit != 0 {
+			return s.gone.Load()
+		}
+		if s.refs.CompareAndSwap(r, r+1) {
+			return nil
+		}
+	}
+}
+
+// release counts a reader out; the last one out of a destroyed version
+// wipes it.
+func (s *Secret) release() {
+	if s.refs.Add(-1) == goneBit {
+		s.sealed.Destroy()
+		s.pending.Done()
+	}
+}
+
+// open decrypts for fn. The caller holds a reference.
 func (s *Secret) open(fn func(value []byte) error) error {
 	if err := s.guard.Open(s.sealed, fn); err != nil {
 		if _, mine := err.(*guard.LockError); mine || err == guard.ErrCorrupt || err == guard.ErrClosed {
@@ -103,16 +133,25 @@ func (s *Secret) Equal(b []byte) bool {
 	return eq
 }
 
-// destroy wipes the version; later Use calls return why. It waits for Use
-// calls under way.
-func (s *Secret) destroy(why error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gone != nil {
+// destroy makes the version unusable at once; later Use calls return why.
+// It wipes the ciphertext now, or, when Use calls are under way, leaves the
+// wipe to the last of them (Store.Close waits for those). It never waits.
+func (s *Secret) destroy(why *Error) {
+	if !s.gone.CompareAndSwap(nil, why) {
 		return
 	}
-	s.gone = why
-	s.sealed.Destroy()
+	s.pending.Add(1) // before the readers can see goneBit and call Done
+	if s.refs.Or(goneBit) == 0 {
+		s.sealed.Destroy()
+		s.pending.Done()
+	}
+}
+
+// isGone reports whether err is this version's own "destroyed" error, as
+// opposed to an error of the function given to Use.
+func (s *Secret) isGone(err error) bool {
+	g := s.gone.Load()
+	return g != nil && err == error(g)
 }
 
 const redacted = "[REDACTED]"

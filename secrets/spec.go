@@ -23,6 +23,8 @@ const (
 
 var kindNames = [...]string{"generic", "password", "token", "certificate", "key"}
 
+// String returns the kind's name: "generic", "password", "token",
+// "certificate" or "key".
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
 		return kindNames[k]
@@ -84,17 +86,21 @@ type Spec struct {
 
 	// Overlap is how long the previous version stays readable (through
 	// Store.Previous and handles already held) after a rotation, so that a
-	// program can still verify with an old key; then it is wiped. Zero:
-	// DefaultOverlap, long enough for reads already under way to finish.
-	// Negative: wiped at once.
+	// program can still verify with an old key; then it is wiped, or
+	// sooner if another rotation replaces it (one previous version is
+	// kept). Zero: DefaultOverlap, long enough for reads already under way
+	// to finish. Negative: wiped at once (a Use already under way still
+	// completes).
 	Overlap time.Duration
 
 	// Validate, if set, vets every new value before it replaces the
 	// current one. A non-nil error rejects the value: the old one stays in
-	// service and an EventRejected is published. Validate must not keep
-	// or copy data, and its error must not quote the value (an error that
-	// does is withheld). It is called from the refresh goroutine, one call
-	// at a time per secret.
+	// service and an EventRejected is published. Return [InvalidValue] to
+	// give a reason that errors, events and logs may show; the message of
+	// any other error is withheld (it stays in the chain for errors.Is),
+	// since it might quote the value. Validate must not keep or copy data,
+	// nor call Store.Close. It runs on the refresh goroutine (or Create's
+	// caller), one call at a time per secret; a panic in it is a rejection.
 	Validate func(data []byte) error
 }
 
@@ -116,8 +122,7 @@ type RefreshPolicy struct {
 
 	// Jitter is the fraction of the lifetime (or of Interval) by which a
 	// refresh is brought forward at random, so that many processes do not
-	// refresh together. Zero: 0.1. Must be in [0, 1). A negative value
-	// disables jitter.
+	// refresh together. Zero: 0.1. Negative: no jitter. Must be below 1.
 	Jitter float64
 
 	// MinBackoff and MaxBackoff bound the wait after a failed fetch:

@@ -42,7 +42,8 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
-	bg        sync.WaitGroup // fetches and scheduler
+	bg        sync.WaitGroup // the scheduler, fetches and Create calls
+	pending   sync.WaitGroup // destroyed versions whose wipe waits for a Use
 }
 
 // Open makes a Store. It fails with an error matching ErrLockedMemory when
@@ -64,7 +65,7 @@ func Open(ctx context.Context, opts *Options) (*Store, error) {
 
 func open(ctx context.Context, opts *Options) (*Store, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, newError("open", "", ErrClosed, err)
+		return nil, newError("open", "", errFetch, err)
 	}
 	s := &Store{}
 	if opts != nil {
@@ -128,7 +129,7 @@ func (s *Store) Add(spec Spec) error {
 		return err
 	}
 	e := newEntry(s, spec, p)
-	if err := s.insert(e); err != nil {
+	if err := s.insert(e, false); err != nil {
 		return err
 	}
 	e.start()
@@ -136,13 +137,21 @@ func (s *Store) Add(spec Spec) error {
 }
 
 // insert adds e under its name, replacing a revoked or deleted entry.
-func (s *Store) insert(e *entry) error {
+// With work set, it also counts a call in s.bg (for Close to wait for),
+// which the caller ends with s.bg.Done.
+func (s *Store) insert(e *entry, work bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
 		return newError("declare", e.name, ErrClosed, nil)
 	}
+	if work {
+		s.bg.Add(1) // under s.mu, so never after Close's Wait has begun
+	}
 	if old, ok := s.entries.Load(e.name); ok && !old.(*entry).terminated() {
+		if work {
+			s.bg.Done()
+		}
 		return newError("declare", e.name, ErrExists, nil)
 	}
 	s.entries.Store(e.name, e)
@@ -193,7 +202,7 @@ func (s *Store) Use(ctx context.Context, name string, fn func(value []byte) erro
 // overlap).
 func useRetry(ctx context.Context, sec *Secret, fn func([]byte) error, again func() (*Secret, error)) error {
 	err := sec.Use(fn)
-	if err == nil || !errors.Is(err, ErrDestroyed) || errors.Is(err, ErrRevoked) || ctx.Err() != nil {
+	if err == nil || !sec.isGone(err) || errors.Is(err, ErrRevoked) || ctx.Err() != nil {
 		return err
 	}
 	if sec, err = again(); err != nil {
@@ -203,8 +212,9 @@ func useRetry(ctx context.Context, sec *Secret, fn func([]byte) error, again fun
 }
 
 // Previous returns the version that the last rotation replaced, while its
-// overlap window (Spec.Overlap) lasts; ErrNotFound otherwise.
-func (s *Store) Previous(ctx context.Context, name string) (*Secret, error) {
+// overlap window (Spec.Overlap) lasts; ErrNotFound otherwise. It counts as
+// a read. It never waits.
+func (s *Store) Previous(name string) (*Secret, error) {
 	e, err := s.lookup("previous", name)
 	if err != nil {
 		return nil, err
@@ -222,11 +232,12 @@ func (s *Store) Refresh(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return e.wait(ctx, e.refreshNow())
+	return e.wait(ctx, "refresh", e.refreshNow())
 }
 
 // Ready waits until every declared secret has had its first load attempt
-// and returns the failures, joined, or ctx's error.
+// and returns the failures, joined, or ctx's error. Revoked and deleted
+// secrets are not failures.
 func (s *Store) Ready(ctx context.Context) error {
 	var errs []error
 	for _, e := range s.snapshot() {
@@ -237,7 +248,8 @@ func (s *Store) Ready(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Names returns the names of the declared secrets, sorted.
+// Names returns the names of the declared secrets, sorted, including
+// revoked and deleted ones (whose metadata the inventory keeps).
 func (s *Store) Names() []string {
 	var names []string
 	s.entries.Range(func(k, _ any) bool {
@@ -261,7 +273,9 @@ func (s *Store) snapshot() []*entry {
 
 // Close stops every background goroutine (refreshes, watches, event
 // delivery), wipes every value, releases locked memory and closes the
-// providers. It waits for Use calls under way. It is idempotent; methods
+// providers. It waits for the work under way: Use calls, event hooks,
+// validators and Create calls, so none of those may call Close (to close
+// on an event, call it from another goroutine). It is idempotent; methods
 // called afterwards return ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -274,9 +288,7 @@ func (s *Store) Close() error {
 			e.shutdown()
 		}
 		s.bg.Wait()
-		for _, e := range es {
-			e.wipe(newError("use", e.name, ErrDestroyed, ErrClosed))
-		}
+		s.pending.Wait() // the last Use of each version wipes it
 		s.hub.close()
 		s.tel.close()
 		var errs []error

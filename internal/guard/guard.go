@@ -19,6 +19,12 @@ var ErrClosed = errors.New("guard: closed")
 // changed in memory, or it was sealed by another Guard.
 var ErrCorrupt = errors.New("guard: sealed value failed authentication")
 
+// processLock serialises the check, probe and lock of new locked memory
+// across every Guard in the process: RLIMIT_MEMLOCK is per process, and two
+// Guards that both saw room for one more buffer would make memguard panic.
+// It guards no data of its own, only that sequence of system calls.
+var processLock sync.Mutex
+
 // DefaultMaxLocked is the locked-memory cap used when Options.MaxLocked is zero.
 const DefaultMaxLocked = 2 << 20
 
@@ -105,11 +111,13 @@ func (g *Guard) LockedBytes() int64 {
 // one: the caller ensures no Open is running. It is idempotent.
 func (g *Guard) Close() error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.closed {
+		g.mu.Unlock()
 		return nil
 	}
-	g.closed = true
+	g.closed = true // from here grow fails, so no chunk is added below
+	g.mu.Unlock()
+	// Classes before g.mu, the order acquire and grow take them in.
 	for _, c := range g.classes {
 		c.mu.Lock()
 		for _, ch := range c.chunks {
@@ -120,6 +128,8 @@ func (g *Guard) Close() error {
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.keyPtr = nil
 	g.key.free()
 	g.used = 0
@@ -143,6 +153,9 @@ func (g *Guard) alloc(n int) (region, error) {
 	}
 	// Re-check the limit and probe with a throw-away lock: memguard panics
 	// (and wipes every buffer in the process) when its own mlock fails.
+	// The limit is the process's, so every Guard takes turns.
+	processLock.Lock()
+	defer processLock.Unlock()
 	if avail := lockable(); avail < size {
 		return nil, &LockError{Need: size, Used: g.used, Budget: min(g.budget, g.used+avail)}
 	}

@@ -1,6 +1,10 @@
 package guard
 
-import "sync"
+import (
+	"errors"
+	"sync"
+	"unsafe"
+)
 
 // classSizes are the scratch size classes. Values larger than the last class
 // get a region of their own for the length of one Open.
@@ -56,7 +60,8 @@ func (g *Guard) acquire(c *class) ([]byte, error) {
 	}
 }
 
-// grow adds one region's worth of slots to c. c.mu is held.
+// grow adds one region's worth of slots to c, reclaiming idle regions of
+// other classes when the budget is spent. c.mu is held.
 func (g *Guard) grow(c *class) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -64,6 +69,9 @@ func (g *Guard) grow(c *class) error {
 		return ErrClosed
 	}
 	r, err := g.alloc(max(c.size, pageSize))
+	if errors.Is(err, ErrLockedMemory) && g.reclaim(c) {
+		r, err = g.alloc(max(c.size, pageSize))
+	}
 	if err != nil {
 		return err
 	}
@@ -73,6 +81,65 @@ func (g *Guard) grow(c *class) error {
 		c.free = append(c.free, b[off:off+c.size:off+c.size])
 	}
 	return nil
+}
+
+// reclaim frees the regions of classes other than c whose slots are all
+// free, and reports whether it freed any. g.mu and c.mu are held; other
+// classes are only tried (TryLock), since their goroutines may hold their
+// own lock while waiting for g.mu.
+func (g *Guard) reclaim(c *class) bool {
+	freed := false
+	for _, o := range g.classes {
+		if o == c || !o.mu.TryLock() {
+			continue
+		}
+		kept := o.chunks[:0]
+		for _, ch := range o.chunks {
+			if o.idle(ch) {
+				o.drop(ch)
+				g.used -= int64(len(ch.bytes()))
+				ch.free()
+				freed = true
+			} else {
+				kept = append(kept, ch)
+			}
+		}
+		clear(o.chunks[len(kept):])
+		o.chunks = kept
+		o.mu.Unlock()
+	}
+	return freed
+}
+
+// idle reports whether every slot of region ch is in c's free list. c.mu
+// is held.
+func (c *class) idle(ch region) bool {
+	n := 0
+	for _, s := range c.free {
+		if within(s, ch.bytes()) {
+			n++
+		}
+	}
+	return n == len(ch.bytes())/c.size
+}
+
+// drop removes the slots of region ch from c's free list. c.mu is held.
+func (c *class) drop(ch region) {
+	kept := c.free[:0]
+	for _, s := range c.free {
+		if !within(s, ch.bytes()) {
+			kept = append(kept, s)
+		}
+	}
+	clear(c.free[len(kept):])
+	c.free = kept
+}
+
+// within reports whether slot s lies inside region b.
+func within(s, b []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return p >= start && p < start+uintptr(len(b))
 }
 
 // put returns a wiped slot to c.

@@ -15,14 +15,6 @@ type Sealed struct {
 	box []byte // nonce, then secretbox output (tag and ciphertext)
 }
 
-// Len returns the length of the plaintext, or 0 once destroyed.
-func (s *Sealed) Len() int {
-	if s == nil || len(s.box) == 0 {
-		return 0
-	}
-	return len(s.box) - nonceSize - secretbox.Overhead
-}
-
 // Destroy wipes the ciphertext. Opening s afterwards fails.
 func (s *Sealed) Destroy() {
 	clear(s.box)
