@@ -221,8 +221,9 @@ func (e *entry) apply(v *providers.Value, err error) error {
 	if v == nil {
 		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now)
 	}
-	if err := e.vet(v, now); err != nil {
-		return e.fail(EventRejected, err, now)
+	details, verr := e.vet(v, now)
+	if verr != nil {
+		return e.fail(EventRejected, verr, now)
 	}
 	if cur := e.cur.Load(); cur != nil && v.Version != "" && cur.version == v.Version && cur.expiresAt.Equal(v.ExpiresAt) {
 		e.mu.Lock()
@@ -234,7 +235,7 @@ func (e *entry) apply(v *providers.Value, err error) error {
 		e.tel.refreshed(outcomeUnchanged)
 		return nil
 	}
-	sec, serr := e.seal(v, now)
+	sec, serr := e.seal(v, now, details)
 	if serr != nil {
 		return e.fail(EventRefreshFailed, serr, now)
 	}
@@ -251,33 +252,48 @@ func (e *entry) scrubCurrent(err error) error {
 }
 
 // vet runs the spec's validator and the expiry check on a new value.
-func (e *entry) vet(v *providers.Value, now time.Time) *Error {
-	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
-		return newError("validate", e.name, ErrInvalid, fmt.Errorf("value expired at %s", v.ExpiresAt.UTC().Format(time.RFC3339)))
+// vet runs the spec's hooks on a new value: Validate, then Expiry (when
+// the backend gave none), then the expiry check, then Describe. It may set
+// v.ExpiresAt, and returns the details Describe gave.
+func (e *entry) vet(v *providers.Value, now time.Time) (map[string]string, *Error) {
+	reject := func(err error) (map[string]string, *Error) {
+		return nil, newError("validate", e.name, ErrInvalid, err)
 	}
 	if e.spec.Validate != nil {
-		if err := e.validate(v.Data); err != nil {
-			return newError("validate", e.name, ErrInvalid, validatorError(err, v.Data))
+		if err := hook(func() error { return e.spec.Validate(v.Data) }); err != nil {
+			return reject(validatorError(err, v.Data))
 		}
 	}
-	return nil
+	if e.spec.Expiry != nil && v.ExpiresAt.IsZero() {
+		if err := hook(func() (err error) { v.ExpiresAt, err = e.spec.Expiry(v.Data); return err }); err != nil {
+			return reject(validatorError(err, v.Data))
+		}
+	}
+	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
+		return reject(fmt.Errorf("value expired at %s", v.ExpiresAt.UTC().Format(time.RFC3339)))
+	}
+	var details map[string]string
+	if e.spec.Describe != nil {
+		hook(func() error { details = e.spec.Describe(v.Data); return nil })
+	}
+	return details, nil
 }
 
-// validate calls the spec's validator, turning a panic into a rejection:
-// the panic value might quote the data, so it is not kept.
-func (e *entry) validate(data []byte) (err error) {
+// hook calls a function of the spec, turning a panic into an error: the
+// panic value might quote the data, so it is not kept.
+func hook(fn func() error) (err error) {
 	defer func() {
 		if recover() != nil {
 			err = errValidatorPanicked
 		}
 	}()
-	return e.spec.Validate(data)
+	return fn()
 }
 
-var errValidatorPanicked error = &ValueError{Reason: "validator panicked (panic value withheld)"}
+var errValidatorPanicked error = &ValueError{Reason: "Validate, Expiry or Describe panicked (panic value withheld)"}
 
 // seal makes a handle for v.
-func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
+func (e *entry) seal(v *providers.Value, now time.Time, details map[string]string) (*Secret, *Error) {
 	sealed, err := e.s.guard.Seal(v.Data)
 	if err != nil {
 		return nil, classify("seal", e.name, err)
@@ -286,7 +302,7 @@ func (e *entry) seal(v *providers.Value, now time.Time) (*Secret, *Error) {
 		name: e.name, version: v.Version, kind: e.spec.Kind,
 		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
 		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
-		pending: &e.s.pending,
+		pending: &e.s.pending, details: details,
 	}
 	if !v.ExpiresAt.IsZero() {
 		sec.expiresNS = v.ExpiresAt.UnixNano()

@@ -199,7 +199,8 @@ func (s *Store) generate(ctx context.Context, e *entry, w providers.Writer, gen 
 			return newError("create", e.name, ErrInvalid, scrub(err, buf))
 		}
 		v := providers.Value{Data: buf}
-		if verr := e.vet(&v, s.clock.Now()); verr != nil {
+		details, verr := e.vet(&v, s.clock.Now())
+		if verr != nil {
 			return verr
 		}
 		if w != nil {
@@ -211,7 +212,7 @@ func (s *Store) generate(ctx context.Context, e *entry, w providers.Writer, gen 
 			v.Version = randomVersion()
 		}
 		var serr *Error
-		if sec, serr = e.seal(&v, s.clock.Now()); serr != nil {
+		if sec, serr = e.seal(&v, s.clock.Now(), details); serr != nil {
 			return serr
 		}
 		return nil

@@ -54,6 +54,8 @@ type Metadata struct {
 	Classification Classification
 	Labels         map[string]string
 	State          State
+	// Details are what Spec.Describe said of the current version.
+	Details map[string]string
 
 	Version         string
 	PreviousVersion string    // while its overlap window lasts
@@ -123,6 +125,7 @@ func (e *entry) metadata(now time.Time) Metadata {
 	cur := e.cur.Load()
 	if cur != nil {
 		m.Version, m.ExpiresAt, m.CreatedAt = cur.version, cur.expiresAt, cur.createdAt
+		m.Details = maps.Clone(cur.details)
 	}
 	if e.prev != nil && now.Before(e.prevUntil) {
 		m.PreviousVersion = e.prev.version

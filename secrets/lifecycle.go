@@ -75,3 +75,44 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Write stores value as a new version of the secret called name at its
+// backend (its provider must implement providers.Writer, else
+// ErrUnsupported) and makes it current at once, after the spec's Validate,
+// Expiry and Describe, with the usual rotation event. It is how a program
+// rotates a secret it owns. Write does not keep value; the caller still
+// owns and wipes it. It fails with ErrInvalid for a rejected value, and with
+// ErrRevoked or ErrNotFound for a secret that was revoked or deleted.
+func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, error) {
+	e, err := s.lookup("write", name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := e.prov.(providers.Writer)
+	if !ok {
+		return nil, newError("write", name, ErrUnsupported, fmt.Errorf("secret has no writable provider (source %q)", e.source()))
+	}
+	if ended := e.endedNow("write"); ended != nil {
+		return nil, ended
+	}
+	v := providers.Value{Data: value}
+	details, verr := e.vet(&v, s.clock.Now())
+	if verr != nil {
+		return nil, verr
+	}
+	if v.Version, err = w.Write(ctx, e.spec.Ref, value); err != nil {
+		return nil, classify("write", name, err)
+	}
+	sec, serr := e.seal(&v, s.clock.Now(), details)
+	if serr != nil {
+		return nil, serr
+	}
+	if cur := e.cur.Load(); cur != nil && cur.version == sec.version && cur.expiresAt.Equal(sec.expiresAt) {
+		sec.destroy(newError("use", name, ErrDestroyed, errSuperseded)) // a watcher got there first
+		return cur, nil
+	}
+	if err := e.install(sec, s.clock.Now()); err != nil {
+		return nil, err
+	}
+	return sec, nil
+}

@@ -165,7 +165,7 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 	}
 	// The checks above must have had something to look at.
-	for _, want := range []string{"[REDACTED]", "message withheld", "validator panicked", "stale", "expired", "permission denied", "revoked"} {
+	for _, want := range []string{"[REDACTED]", "message withheld", "panicked (panic value withheld)", "stale", "expired", "permission denied", "revoked"} {
 		if !strings.Contains(out.String()+logs.String(), want) {
 			t.Errorf("output lacks %q: the test did not drive that path", want)
 		}

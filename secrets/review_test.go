@@ -226,3 +226,44 @@ func TestPreviousCountsAsRead(t *testing.T) {
 		t.Errorf("Reads after Previous = %d, want 1", md.Reads)
 	}
 }
+
+func TestWriteExpiryDescribe(t *testing.T) {
+	f := newFixture(t, nil)
+	ev := f.events("*")
+	// The value carries its own expiry: "<unix seconds>:<payload>".
+	expiry := func(b []byte) (time.Time, error) {
+		var sec int64
+		if _, err := fmt.Sscanf(string(b), "%d:", &sec); err != nil {
+			return time.Time{}, secrets.InvalidValue("no expiry prefix")
+		}
+		return time.Unix(sec, 0), nil
+	}
+	describe := func(b []byte) map[string]string { return map[string]string{"length": fmt.Sprint(len(b))} }
+	in := func(d time.Duration) string { return fmt.Sprint(epoch.Add(d).Unix()) }
+	f.add(secrets.Spec{Name: "w", Expiry: expiry, Describe: describe}, in(time.Hour)+":one", nil)
+	md, _ := f.store.Metadata("w")
+	if !md.ExpiresAt.Equal(epoch.Add(time.Hour)) || md.Details["length"] != "14" {
+		t.Fatalf("derived expiry %v, details %v", md.ExpiresAt, md.Details)
+	}
+	sec, err := f.store.Write(ctx(t), "w", []byte(in(2*time.Hour)+":two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, ev, secrets.EventRotated)
+	if e.Version != sec.Version() || !sec.ExpiresAt().Equal(epoch.Add(2*time.Hour)) {
+		t.Errorf("Write: event %v, handle %v expiring %v", e, sec, sec.ExpiresAt())
+	}
+	if v, _ := f.mem.Fetch(ctx(t), "memory://w"); string(v.Data) != in(2*time.Hour)+":two" {
+		t.Errorf("backend holds %q", v.Data)
+	}
+	if _, err := f.store.Write(ctx(t), "w", []byte("no prefix")); !errors.Is(err, secrets.ErrInvalid) {
+		t.Errorf("Write of a value without expiry = %v, want ErrInvalid", err)
+	}
+	if _, err := f.store.Write(ctx(t), "w", []byte(in(-time.Minute)+":old")); !errors.Is(err, secrets.ErrInvalid) {
+		t.Errorf("Write of an expired value = %v, want ErrInvalid", err)
+	}
+	f.store.Create(ctx(t), secrets.Spec{Name: "gen"}, &secrets.Key{})
+	if _, err := f.store.Write(ctx(t), "gen", []byte("x")); !errors.Is(err, secrets.ErrUnsupported) {
+		t.Errorf("Write to a generated secret = %v, want ErrUnsupported", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,7 @@ type Secret struct {
 	clock     Clock
 	guard     *guard.Guard
 
+	details map[string]string // from Spec.Describe; never a value
 	sealed  *guard.Sealed
 	pending *sync.WaitGroup // the Store's count of wipes left to readers
 
@@ -64,6 +66,9 @@ func (s *Secret) ExpiresAt() time.Time { return s.expiresAt }
 
 // Len returns the length of the value in bytes, without opening it.
 func (s *Secret) Len() int { return s.size }
+
+// Details returns what Spec.Describe said of this version (a copy), or nil.
+func (s *Secret) Details() map[string]string { return maps.Clone(s.details) }
 
 // LoadedAt returns when this version entered the store.
 func (s *Secret) LoadedAt() time.Time { return s.loadedAt }

@@ -102,6 +102,20 @@ type Spec struct {
 	// nor call Store.Close. It runs on the refresh goroutine (or Create's
 	// caller), one call at a time per secret; a panic in it is a rejection.
 	Validate func(data []byte) error
+
+	// Expiry, if set, derives a value's expiry from the value itself when
+	// the backend gives none (a certificate's NotAfter, a JWT's exp), so
+	// that refresh ahead of expiry, ErrExpired and the inventory work for
+	// it. It runs after Validate, under the same rules; an error rejects
+	// the value.
+	Expiry func(data []byte) (time.Time, error)
+
+	// Describe, if set, returns public facts about a value (a
+	// certificate's subject and fingerprint, a key's algorithm) for the
+	// inventory (Metadata.Details) and Secret.Details. It must never
+	// return the value or anything derived from it that is secret. It
+	// runs after Validate and Expiry.
+	Describe func(data []byte) map[string]string
 }
 
 // DefaultOverlap is the overlap used when Spec.Overlap is zero.
