@@ -95,6 +95,10 @@ func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, 
 	if ended := e.endedNow("write"); ended != nil {
 		return nil, ended
 	}
+	if err := s.enter("write", name); err != nil {
+		return nil, err
+	}
+	defer s.bg.Done()
 	v := providers.Value{Data: value}
 	details, verr := e.vet(&v, s.clock.Now())
 	if verr != nil {

@@ -158,6 +158,18 @@ func (s *Store) insert(e *entry, work bool) error {
 	return nil
 }
 
+// enter counts a call that uses the guard in s.bg, so that Close waits for
+// it; the caller ends it with s.bg.Done. It fails after Close.
+func (s *Store) enter(op, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return newError(op, name, ErrClosed, nil)
+	}
+	s.bg.Add(1) // under s.mu, so never after Close's Wait has begun
+	return nil
+}
+
 // lookup returns the entry called name.
 func (s *Store) lookup(op, name string) (*entry, error) {
 	if s.closed.Load() {
