@@ -1,0 +1,647 @@
+package tokens
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/secrets"
+)
+
+// AuthMethod is how a [Client] authenticates to the token endpoint (RFC
+// 6749 section 2.3, RFC 7523 section 2.2, OpenID Connect Core section 9).
+type AuthMethod int
+
+// Client authentication methods.
+const (
+	// AuthNone: a public client; client_id in the request body, no
+	// credential.
+	AuthNone AuthMethod = iota
+	// AuthSecretBasic: client_secret_basic, the client ID and secret in an
+	// HTTP Basic Authorization header.
+	AuthSecretBasic
+	// AuthSecretPost: client_secret_post, the client ID and secret in the
+	// request body.
+	AuthSecretPost
+	// AuthPrivateKeyJWT: private_key_jwt, a short-lived JWT assertion
+	// signed with the client's private key (RFC 7523).
+	AuthPrivateKeyJWT
+)
+
+var authNames = [...]string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"}
+
+// String returns the method's registered name ("client_secret_basic", ...).
+func (m AuthMethod) String() string {
+	if m >= 0 && int(m) < len(authNames) {
+		return authNames[m]
+	}
+	return "AuthMethod(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ClientAuth is a client's credential: the method, and the secret in a
+// store that holds the client secret (for the client_secret methods) or the
+// PEM private key (for private_key_jwt: PKCS #8, PKCS #1 or SEC 1; RSA of
+// 2048 bits or more, ECDSA P-256/P-384/P-521, or Ed25519). The secret is
+// read on every request, so rotating it in the store needs no restart.
+type ClientAuth struct {
+	Method  AuthMethod
+	Secrets Secrets // where the credential lives; may be nil for AuthNone
+	Name    string  // the credential's name in Secrets; empty for AuthNone
+}
+
+// ClientSecretBasic authenticates with the client secret called name in s,
+// in an HTTP Basic header.
+func ClientSecretBasic(s Secrets, name string) ClientAuth {
+	return ClientAuth{Method: AuthSecretBasic, Secrets: s, Name: name}
+}
+
+// ClientSecretPost authenticates with the client secret called name in s,
+// in the request body.
+func ClientSecretPost(s Secrets, name string) ClientAuth {
+	return ClientAuth{Method: AuthSecretPost, Secrets: s, Name: name}
+}
+
+// PrivateKeyJWT authenticates with a JWT assertion signed by the private
+// key called name in s (RFC 7523). The assertion's "kid" is the key's
+// version in the store (see ClientOptions.KeyID).
+func PrivateKeyJWT(s Secrets, name string) ClientAuth {
+	return ClientAuth{Method: AuthPrivateKeyJWT, Secrets: s, Name: name}
+}
+
+// ClientOptions configure a [Client]. A nil *ClientOptions means the
+// defaults; every field's zero value selects the default its comment
+// states.
+type ClientOptions struct {
+	// HTTPClient makes the requests; go-retryablehttp retries through it.
+	// Nil: a pooled client with a 30 s timeout.
+	HTTPClient *http.Client
+
+	// RetryMax is how many times one request is retried after a
+	// connection error or a 5xx answer without Retry-After (an answer with
+	// Retry-After is returned at once: the Cache waits it out). Zero: 2.
+	// Negative: no retries.
+	RetryMax int
+
+	// RetryWaitMin and RetryWaitMax bound the exponential wait between
+	// those retries. Zero: 100 ms and 2 s.
+	RetryWaitMin, RetryWaitMax time.Duration
+
+	// RevocationURL is the RFC 7009 revocation endpoint. Empty: tokens are
+	// not revoked (Revoke does nothing).
+	RevocationURL string
+
+	// AudienceParam is the form parameter that carries Request.Audience,
+	// space-separated. Empty: "audience" (as Ory Hydra and Auth0 read it);
+	// RFC 8707 servers want "resource".
+	AudienceParam string
+
+	// Params are extra form parameters sent with every token request.
+	// Nil: none. They must not hold credentials.
+	Params url.Values
+
+	// AssertionLifetime is the lifetime of a private_key_jwt assertion.
+	// Zero: 1 min.
+	AssertionLifetime time.Duration
+
+	// AssertionAudience is the "aud" of a private_key_jwt assertion.
+	// Empty: the token URL.
+	AssertionAudience string
+
+	// KeyID derives the assertion's "kid" from the signing key's version
+	// in the store and its public key. Nil: the version itself (see
+	// [Thumbprint] for an ID that is the same in every process).
+	KeyID func(version string, pub crypto.PublicKey) string
+
+	// RefreshToken, when set, names a secret in ClientAuth.Secrets that
+	// holds a refresh token: the Client then uses the refresh_token grant
+	// (RFC 6749 section 6) instead of client_credentials. When the server
+	// rotates the refresh token, the Client keeps the new one (sealed) and
+	// uses it from then on, and hands it to OnRefreshToken.
+	RefreshToken string
+
+	// OnRefreshToken receives a rotated refresh token, for the program to
+	// persist (for example with secrets.Store.Write); the slice is wiped
+	// when it returns, so copy it only into guarded storage. An error is
+	// logged; the new token is kept in memory either way. Nil: the
+	// rotated token lives only in this Client.
+	OnRefreshToken func(ctx context.Context, refreshToken []byte) error
+
+	// Clock gives the times in assertions and expiries. Nil: the wall clock.
+	Clock secrets.Clock
+
+	// Logger receives retries and rotation notices (never credentials).
+	// Nil: silent.
+	Logger *slog.Logger
+}
+
+// Client obtains access tokens from an OAuth 2.0 token endpoint with the
+// client credentials grant (RFC 6749 section 4.4), or the refresh token
+// grant when ClientOptions.RefreshToken is set. It is a [Fetcher] and a
+// [Revoker]: wrap it in a [Cache]. It is safe for concurrent use.
+type Client struct {
+	tokenURL string
+	clientID string
+	auth     ClientAuth
+	opts     ClientOptions
+	hc       *retryablehttp.Client
+	clock    secrets.Clock
+	log      *slog.Logger
+
+	rtMu     sync.Mutex // guards rt and closed; serialises refresh grants
+	rtGuard  *guard.Guard
+	rt       *guard.Sealed // the latest rotated refresh token; nil: read the store
+	closed   bool
+	closeErr error
+}
+
+// NewClient returns a Client for the token endpoint tokenURL and the
+// client called clientID. It fails with ErrInvalid for a malformed URL or
+// an incomplete auth, and (with the refresh token grant) when no memory
+// can be locked.
+func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) (*Client, error) {
+	c := &Client{tokenURL: tokenURL, clientID: clientID, auth: auth}
+	if opts != nil {
+		c.opts = *opts
+	}
+	o := &c.opts
+	for i, u := range []string{tokenURL, o.RevocationURL} {
+		if i > 0 && u == "" {
+			continue // no revocation endpoint
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil {
+			return nil, invalidf("new client", "endpoint %q must be an http(s) URL without credentials", printable(u, 200))
+		}
+	}
+	if clientID == "" {
+		return nil, invalidf("new client", "empty client ID")
+	}
+	if auth.Method < AuthNone || auth.Method > AuthPrivateKeyJWT {
+		return nil, invalidf("new client", "unknown auth method %d", int(auth.Method))
+	}
+	if auth.Method != AuthNone && (auth.Secrets == nil || auth.Name == "") {
+		return nil, invalidf("new client", "%s needs Secrets and a secret name", auth.Method)
+	}
+	if o.RefreshToken != "" && auth.Secrets == nil {
+		return nil, invalidf("new client", "RefreshToken needs ClientAuth.Secrets")
+	}
+	if o.AudienceParam == "" {
+		o.AudienceParam = "audience"
+	}
+	if o.AssertionAudience == "" {
+		o.AssertionAudience = tokenURL
+	}
+	setDefault(&o.AssertionLifetime, time.Minute)
+	setDefault(&o.RetryWaitMin, 100*time.Millisecond)
+	setDefault(&o.RetryWaitMax, 2*time.Second)
+	switch {
+	case o.RetryMax == 0:
+		o.RetryMax = 2
+	case o.RetryMax < 0:
+		o.RetryMax = 0
+	}
+	if c.clock = o.Clock; c.clock == nil {
+		c.clock = wallClock{}
+	}
+	if c.log = o.Logger; c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = cleanhttp.DefaultPooledClient()
+		hc.Timeout = 30 * time.Second
+	}
+	c.hc = &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: o.RetryWaitMin,
+		RetryWaitMax: o.RetryWaitMax,
+		RetryMax:     o.RetryMax,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if resp != nil && resp.Header.Get("Retry-After") != "" {
+				return false, nil // long waits belong to the Cache, not to this request
+			}
+			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+		},
+		Backoff:      retryablehttp.DefaultBackoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	if o.RefreshToken != "" {
+		g, err := guard.New(nil)
+		if err != nil {
+			return nil, newError("new client", secrets.ErrLockedMemory, err)
+		}
+		c.rtGuard = g
+	}
+	return c, nil
+}
+
+// Fetch obtains a new access token for req. Errors from the server are
+// *[OAuthError] values (with the RFC 6749 error fields); none contains a
+// credential.
+func (c *Client) Fetch(ctx context.Context, req Request) (*Grant, error) {
+	form := url.Values{}
+	for k, v := range c.opts.Params {
+		form[k] = v
+	}
+	if len(req.Scopes) > 0 {
+		form.Set("scope", strings.Join(req.Scopes, " "))
+	}
+	if len(req.Audience) > 0 {
+		form.Set(c.opts.AudienceParam, strings.Join(req.Audience, " "))
+	}
+	if c.opts.RefreshToken == "" {
+		form.Set("grant_type", "client_credentials")
+		g, _, err := c.tokenRequest(ctx, form, nil)
+		return g, err
+	}
+	form.Set("grant_type", "refresh_token")
+	c.rtMu.Lock() // one refresh grant at a time: each may rotate the token
+	defer c.rtMu.Unlock()
+	if c.closed {
+		return nil, newError("fetch", ErrClosed, nil)
+	}
+	rt, err := c.refreshToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(rt)
+	g, newRT, err := c.tokenRequest(ctx, form, []param{{"refresh_token", rt}})
+	if err != nil {
+		return nil, err
+	}
+	if len(newRT) > 0 {
+		c.rotated(ctx, newRT)
+		clear(newRT)
+	}
+	return g, nil
+}
+
+// refreshToken returns a copy of the refresh token to use. c.rtMu is held.
+func (c *Client) refreshToken(ctx context.Context) ([]byte, error) {
+	var rt []byte
+	var err error
+	if c.rt != nil {
+		err = c.rtGuard.Open(c.rt, func(v []byte) error { rt = append([]byte(nil), v...); return nil })
+	} else {
+		err = useSecret(ctx, c.auth.Secrets, c.opts.RefreshToken, func(_ string, v []byte) error {
+			rt = append([]byte(nil), v...)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, newError("fetch", nil, err)
+	}
+	return rt, nil
+}
+
+// rotated keeps a new refresh token and hands it to the program. c.rtMu is held.
+func (c *Client) rotated(ctx context.Context, rt []byte) {
+	sealed, err := c.rtGuard.Seal(rt)
+	if err != nil {
+		c.log.Error("tokens: cannot keep the rotated refresh token", "error", err.Error())
+	} else {
+		if c.rt != nil {
+			c.rt.Destroy()
+		}
+		c.rt = sealed
+	}
+	if c.opts.OnRefreshToken != nil {
+		if err := c.opts.OnRefreshToken(ctx, rt); err != nil {
+			c.log.Error("tokens: OnRefreshToken failed; the rotated refresh token is kept in memory only", "error", scrubBytes(err.Error(), rt))
+		}
+	}
+}
+
+// Revoke revokes t at the revocation endpoint (RFC 7009), when
+// ClientOptions.RevocationURL is set; otherwise it does nothing.
+func (c *Client) Revoke(ctx context.Context, t *Token) error {
+	if c.opts.RevocationURL == "" {
+		return nil
+	}
+	var value []byte
+	if err := t.Use(func(v []byte) error { value = append([]byte(nil), v...); return nil }); err != nil {
+		return err
+	}
+	defer clear(value)
+	form := url.Values{"token_type_hint": {"access_token"}}
+	resp, err := c.request(ctx, "revocation", c.opts.RevocationURL, form, []param{{"token", value}})
+	if err != nil {
+		return err
+	}
+	defer clear(resp.body)
+	if resp.status != http.StatusOK {
+		return resp.scrubbed(parseErrorResponse("revocation", resp.status, resp.header, resp.body, c.clock.Now()))
+	}
+	return nil
+}
+
+// Close wipes the rotated refresh token held, if any. It is idempotent;
+// Fetch fails with ErrClosed afterwards (with the refresh token grant).
+func (c *Client) Close() error {
+	c.rtMu.Lock()
+	defer c.rtMu.Unlock()
+	if !c.closed {
+		c.closed = true
+		if c.rt != nil {
+			c.rt.Destroy()
+			c.rt = nil
+		}
+		if c.rtGuard != nil {
+			c.rtGuard.Close()
+		}
+	}
+	return nil
+}
+
+// param is a form parameter whose value is a credential.
+type param struct {
+	name  string
+	value []byte
+}
+
+// tokenRequest posts form (plus secret parameters) to the token endpoint
+// and parses the answer. When the server refuses the client and the
+// credential changed in the store meanwhile, it tries once more with the
+// new one.
+func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param) (*Grant, []byte, error) {
+	for try := 0; ; try++ {
+		resp, err := c.request(ctx, "token", c.tokenURL, form, secret)
+		if err != nil {
+			return nil, nil, err
+		}
+		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, c.clock.Now())
+		clear(resp.body)
+		if err == nil {
+			return g, rt, nil
+		}
+		err = resp.scrubbed(err)
+		var oe *OAuthError
+		if try == 0 && errors.As(err, &oe) && oe.Code == "invalid_client" && c.credentialChanged(ctx, resp.version) {
+			c.log.Info("tokens: client credential changed in the store during a request; retrying with the new version")
+			continue
+		}
+		return nil, nil, err
+	}
+}
+
+// credentialChanged reports whether the credential's version in the store
+// is no longer version.
+func (c *Client) credentialChanged(ctx context.Context, version string) bool {
+	if c.auth.Method == AuthNone || version == "" {
+		return false
+	}
+	sec, err := c.auth.Secrets.Get(ctx, c.auth.Name)
+	return err == nil && sec.Version() != version
+}
+
+// response is what request read; body is wiped by the caller.
+type response struct {
+	status  int
+	header  http.Header
+	body    []byte
+	version string   // the credential's version used
+	creds   [][]byte // credential bytes sent, for scrubbing; wiped by request's caller via scrubbed
+}
+
+// scrubbed withholds any text of err that quotes a credential sent, then
+// wipes the copies kept for that check.
+func (r *response) scrubbed(err error) error {
+	defer func() {
+		for _, b := range r.creds {
+			clear(b)
+		}
+		r.creds = nil
+	}()
+	var oe *OAuthError
+	if errors.As(err, &oe) {
+		for _, b := range r.creds {
+			if len(b) >= 4 && (strings.Contains(oe.Description, string(b)) || strings.Contains(oe.URI, string(b))) {
+				oe.Description, oe.URI = "[description withheld: it quoted a credential]", ""
+			}
+		}
+	}
+	return err
+}
+
+// request posts form, the secret parameters and the client's credential to
+// target through go-retryablehttp, and reads the answer.
+func (c *Client) request(ctx context.Context, endpoint, target string, form url.Values, secret []param) (*response, error) {
+	r := &response{}
+	var bufs [][]byte // every plaintext built here; wiped on return
+	defer func() {
+		for _, b := range bufs {
+			clear(b)
+		}
+	}()
+	base := []byte(encodeForm(form))
+	for _, p := range secret {
+		base = appendParam(base, p.name, p.value)
+		r.creds = append(r.creds, append([]byte(nil), p.value...))
+	}
+	var header string
+	switch c.auth.Method {
+	case AuthNone:
+		base = appendParam(base, "client_id", []byte(c.clientID))
+	case AuthSecretBasic, AuthSecretPost:
+		err := useSecret(ctx, c.auth.Secrets, c.auth.Name, func(version string, v []byte) error {
+			r.version = version
+			r.creds = append(r.creds, append([]byte(nil), v...))
+			if c.auth.Method == AuthSecretPost {
+				base = appendParam(base, "client_id", []byte(c.clientID))
+				base = appendParam(base, "client_secret", v)
+				return nil
+			}
+			// RFC 6749 section 2.3.1: both parts form-encoded first.
+			cred := appendEscaped([]byte(nil), []byte(c.clientID))
+			cred = append(cred, ':')
+			cred = appendEscaped(cred, v)
+			header = "Basic " + base64.StdEncoding.EncodeToString(cred)
+			clear(cred)
+			return nil
+		})
+		if err != nil {
+			clear(base)
+			return nil, newError(endpoint+" request", nil, err)
+		}
+	}
+	bufs = append(bufs, base)
+	body := retryablehttp.ReaderFunc(func() (io.Reader, error) {
+		if c.auth.Method != AuthPrivateKeyJWT {
+			return newByteReader(base), nil
+		}
+		// A fresh assertion (fresh jti) for every attempt: a server that
+		// saw the first one must not take a retry for a replay.
+		a, version, err := c.assertion(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.version = version
+		r.creds = append(r.creds, append([]byte(nil), a...))
+		b := append([]byte(nil), base...)
+		b = appendParam(b, "client_id", []byte(c.clientID))
+		b = appendParam(b, "client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+		b = appendParam(b, "client_assertion", a)
+		clear(a)
+		bufs = append(bufs, b)
+		return newByteReader(b), nil
+	})
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, target, body)
+	if err != nil {
+		return nil, newError(endpoint+" request", nil, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if header != "" {
+		req.Header.Set("Authorization", header)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, newError(endpoint+" request", nil, err)
+	}
+	defer resp.Body.Close()
+	r.status, r.header = resp.StatusCode, resp.Header
+	r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		clear(r.body)
+		return nil, newError(endpoint+" request", nil, errors.New("reading the response: "+err.Error()))
+	}
+	return r, nil
+}
+
+// assertion signs a private_key_jwt client assertion with the current key
+// and returns it with the key's version.
+func (c *Client) assertion(ctx context.Context) ([]byte, string, error) {
+	var out []byte
+	var ver string
+	err := useSecret(ctx, c.auth.Secrets, c.auth.Name, func(version string, pemKey []byte) error {
+		key, err := parsePrivateKey(pemKey)
+		if err != nil {
+			return err
+		}
+		alg, _ := algFor(key.Public())
+		now := c.clock.Now()
+		claims := jwt.RegisteredClaims{
+			Issuer: c.clientID, Subject: c.clientID,
+			Audience:  jwt.ClaimStrings{c.opts.AssertionAudience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(c.opts.AssertionLifetime)),
+			ID:        randomID(),
+		}
+		t := jwt.NewWithClaims(signingMethod(alg), claims)
+		t.Header["kid"] = keyID(c.opts.KeyID, version, key.Public())
+		s, err := t.SignedString(key)
+		if err != nil {
+			return newError("sign", nil, err)
+		}
+		out, ver = []byte(s), version
+		return nil
+	})
+	if err != nil {
+		return nil, "", newError("client assertion", nil, err)
+	}
+	return out, ver, nil
+}
+
+func keyID(f func(string, crypto.PublicKey) string, version string, pub crypto.PublicKey) string {
+	if f != nil {
+		return f(version, pub)
+	}
+	return version
+}
+
+// randomID returns 128 random bits, base64url: a jti.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return b64.EncodeToString(b[:])
+}
+
+// encodeForm encodes the public parameters in a stable order.
+func encodeForm(v url.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, val := range v[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(val))
+		}
+	}
+	return b.String()
+}
+
+// appendParam appends "&name=value" (or "name=value" to an empty form),
+// form-encoding value without making a string of it.
+func appendParam(b []byte, name string, value []byte) []byte {
+	if len(b) > 0 {
+		b = append(b, '&')
+	}
+	b = append(b, url.QueryEscape(name)...)
+	b = append(b, '=')
+	return appendEscaped(b, value)
+}
+
+// appendEscaped form-encodes v onto b, as url.QueryEscape does.
+func appendEscaped(b, v []byte) []byte {
+	const hex = "0123456789ABCDEF"
+	for _, c := range v {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
+}
+
+// byteReader is a bytes.Reader that go-retryablehttp can size (LenReader).
+type byteReader struct {
+	b []byte
+	i int
+}
+
+func newByteReader(b []byte) *byteReader { return &byteReader{b: b} }
+
+func (r *byteReader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+// Len is the number of bytes left.
+func (r *byteReader) Len() int { return len(r.b) - r.i }
+
+// scrubBytes withholds s when it contains b.
+func scrubBytes(s string, b []byte) string {
+	if len(b) > 0 && strings.Contains(s, string(b)) {
+		return "[message withheld: it quoted a credential]"
+	}
+	return s
+}

@@ -1,0 +1,85 @@
+// Package tokens obtains, caches and verifies short-lived, narrowly scoped
+// access tokens: always fresh, never expired, and never a stampede at the
+// token endpoint.
+//
+// A [Cache] keeps one token per [Request] (scopes and audience) from a
+// [Fetcher] and hands it out through [Source] values:
+//
+//	client, err := tokens.NewClient("https://auth.example/oauth2/token", "batch-job",
+//		tokens.ClientSecretBasic(store, "oauth-client-secret"),
+//		&tokens.ClientOptions{RevocationURL: "https://auth.example/oauth2/revoke"})
+//	cache, err := tokens.NewCache(client, nil)
+//	defer cache.Close() // revokes the tokens held
+//	reports := cache.Source(tokens.Request{Scopes: []string{"reports:read"}, Audience: []string{"reports"}})
+//	httpClient := &http.Client{Transport: &tokens.Transport{Source: reports}}
+//
+// Fetchers: [Client] speaks OAuth 2.0 (RFC 6749 client credentials, or the
+// refresh token grant) over github.com/hashicorp/go-retryablehttp, with
+// client_secret_basic, client_secret_post or private_key_jwt (RFC 7523)
+// client authentication, and revokes tokens (RFC 7009). [Issuer] signs
+// JWTs in process with a key held in a [secrets.Store]. The credential, the
+// signing key and the client's private key are read from the store on every
+// use, so rotating them there needs no restart.
+//
+// Verification: a [Verifier] checks JWTs against a [KeySet]: an [Issuer]
+// in the same process, a [JWKS] URL, or [StoreKeys]. [Verifier.Require] is
+// HTTP middleware.
+//
+// Adapters: [Transport] sets the Authorization header of outgoing
+// requests; [OAuth2TokenSource] fits a Source into golang.org/x/oauth2.
+//
+// # Freshness
+//
+// A token is refreshed in the background after Options.Ahead (two thirds)
+// of its lifetime, brought forward by a random jitter (a tenth of the
+// lifetime). One fetch per Request runs at a time, however many callers
+// ask. While an unexpired token is held no caller waits, whatever fetch is
+// under way; a caller waits only for the first token, or after the token
+// held expired. A failed fetch is retried after an exponential backoff
+// with full jitter (1 s doubling to 5 min by default), and never before
+// the server's Retry-After; meanwhile the token held is served until it
+// expires. From then on calls fail at once with [ErrExpired] until the
+// next attempt succeeds: an expired token is never returned.
+//
+// Unlike golang.org/x/oauth2, Token takes a context, keeps none, refreshes
+// off the caller's path at a fraction of the lifetime rather than ten
+// seconds before expiry, and hands a rotated refresh token to the program
+// (ClientOptions.OnRefreshToken).
+//
+// # Concurrency
+//
+// [Cache], [Client], [Issuer], [Verifier], [JWKS], [StoreKeys], [Token] and
+// [Transport] are safe for concurrent use. A Cache starts one goroutine per
+// fetch under way and one timer per Request; [Cache.Close] stops the timers,
+// cancels the fetches and waits for them. Close is idempotent, and calls
+// after it fail with [ErrClosed]. [Client.Close] wipes a rotated refresh
+// token it holds.
+//
+// # Errors
+//
+// Errors are prefixed "tokens: " and match the sentinels with errors.Is:
+// [ErrExpired], [ErrClosed], [ErrInvalid], [ErrRejected], [ErrUnknownKey],
+// [ErrMissingScope]. An error response from an OAuth 2.0 endpoint is an
+// *[OAuthError] carrying the RFC 6749 fields (error, error_description,
+// error_uri), the HTTP status and Retry-After (use errors.As). Verification
+// errors also match golang-jwt's sentinels (jwt.ErrTokenExpired, ...). Store
+// errors (secrets.ErrNotFound, ...) are wrapped and still match.
+//
+// # Security
+//
+// A token's value is sealed (XSalsa20-Poly1305) as soon as it arrives, like
+// every secret in strongroom; the plaintext exists in locked scratch memory
+// only inside [Token.Use]. [Token] redacts itself in fmt (every verb), slog,
+// JSON and text output; errors, logs and OAuthError fields never carry a
+// token, a client secret, an assertion or a refresh token (a server message
+// that quotes the credential sent is withheld). The response buffers and
+// request bodies this package builds are wiped after use.
+//
+// Honest limits: the HTTP stack reads the response and writes the request
+// through its own buffers, which are not wiped; an Authorization header set
+// by [Token.SetAuthHeader] or [Transport], an oauth2.Token from
+// [OAuth2TokenSource], and a private key parsed to sign are ordinary Go
+// values on the heap until the collector reclaims them. A Verifier accepts
+// asymmetric algorithms only: "none" and HMAC are refused, and each key
+// verifies only the algorithms of its own type (no algorithm confusion).
+package tokens

@@ -1,0 +1,281 @@
+package tokens
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// entry is one request's token and its refresh state.
+type entry struct {
+	c   *Cache
+	req Request
+	key string
+
+	cur     atomic.Pointer[Token] // read without e.mu on the fast path
+	dropped atomic.Bool
+
+	mu       sync.Mutex
+	flight   *flight
+	stop     func() bool // cancels the pending refresh or retry timer
+	gen      uint64      // identifies the pending timer
+	retryAt  time.Time   // while backing off: no fetch before this
+	failures int         // consecutive
+	lastErr  error
+}
+
+// flight is one fetch under way; every caller that needs its outcome waits
+// on done.
+type flight struct {
+	done   chan struct{}
+	err    error
+	cancel context.CancelFunc
+}
+
+// token is the read path: an atomic load and a clock read while a token
+// is held.
+func (e *entry) token(ctx context.Context) (*Token, error) {
+	if t := e.cur.Load(); t != nil && e.c.k.clock.Now().UnixNano() < t.expNS && !e.c.closed.Load() {
+		return t, nil
+	}
+	return e.wait(ctx)
+}
+
+// wait is the slow path: no unexpired token is held.
+func (e *entry) wait(ctx context.Context) (*Token, error) {
+	for {
+		e.mu.Lock()
+		if e.c.closed.Load() || e.dropped.Load() {
+			e.mu.Unlock()
+			return nil, newError("token", ErrClosed, nil)
+		}
+		now := e.c.k.clock.Now()
+		held := e.cur.Load()
+		if held != nil && !held.Expired(now) {
+			e.mu.Unlock()
+			return held, nil
+		}
+		f := e.flight
+		if f == nil {
+			if !e.retryAt.IsZero() && now.Before(e.retryAt) {
+				err := e.failing(held, e.lastErr, now, e.retryAt)
+				e.mu.Unlock()
+				return nil, err
+			}
+			f = e.startLocked()
+		}
+		e.mu.Unlock()
+		select {
+		case <-f.done:
+			if f.err != nil {
+				e.mu.Lock()
+				retryAt := e.retryAt
+				e.mu.Unlock()
+				return nil, e.failing(held, f.err, e.c.k.clock.Now(), retryAt)
+			}
+		case <-ctx.Done():
+			return nil, newError("token", nil, fmt.Errorf("waiting for a token (%s): %w", e.req, ctx.Err()))
+		}
+	}
+}
+
+// failing is the error for a caller when no valid token can be had: err,
+// or ErrExpired wrapping it when a token was held and has expired.
+func (e *entry) failing(held *Token, err error, now, retryAt time.Time) error {
+	if held == nil {
+		return err
+	}
+	return newError("token", ErrExpired, fmt.Errorf("token for %s expired at %s and no fresh one could be obtained (next try in %s): %w",
+		e.req, held.expiresAt.UTC().Format(time.RFC3339), max(retryAt.Sub(now), 0), err))
+}
+
+// startLocked starts a fetch. e.mu is held and no fetch is under way.
+func (e *entry) startLocked() *flight {
+	f := &flight{done: make(chan struct{})}
+	e.c.mu.Lock()
+	closed := e.c.closed.Load()
+	if !closed {
+		e.c.wg.Add(1) // under c.mu, so never after Close's Wait has begun
+	}
+	e.c.mu.Unlock()
+	if closed {
+		f.err = newError("token", ErrClosed, nil)
+		close(f.done)
+		return f
+	}
+	e.cancelTimer()
+	ctx, cancel := context.WithTimeout(context.Background(), e.c.opts.Timeout)
+	f.cancel = cancel
+	e.flight = f
+	go e.run(ctx, f)
+	return f
+}
+
+// run fetches, seals and installs a token, or records the failure and
+// schedules a retry.
+func (e *entry) run(ctx context.Context, f *flight) {
+	defer e.c.wg.Done()
+	g, err := e.fetch(ctx)
+	f.cancel()
+	now := e.c.k.clock.Now()
+	var t *Token
+	if err == nil {
+		t, err = e.c.seal(g, e.req, now)
+	}
+	g.wipe()
+	if err != nil {
+		err = newError("fetch "+e.req.String(), nil, err)
+	}
+
+	e.mu.Lock()
+	e.flight = nil
+	f.err = err
+	switch {
+	case e.dropped.Load() || e.c.closed.Load():
+		if t != nil {
+			t.destroy(newError("use", ErrClosed, nil))
+		}
+		if err == nil {
+			f.err = newError("token", ErrClosed, nil)
+		}
+	case err == nil:
+		e.cur.Store(t)
+		recovered := e.failures > 0
+		e.failures, e.retryAt, e.lastErr = 0, time.Time{}, nil
+		e.schedule(e.plan(now, t))
+		if recovered {
+			e.c.log.Info("tokens: refresh recovered", "request", e.req.String(), "expires", t.expiresAt)
+		}
+	default:
+		e.failures++
+		e.lastErr = err
+		wait := e.backoff(err)
+		e.retryAt = now.Add(wait)
+		e.schedule(wait)
+		e.c.log.Warn("tokens: fetch failed; keeping the token held until it expires", "request", e.req.String(),
+			"consecutive_failures", e.failures, "retry_in", wait, "error", err.Error())
+	}
+	e.mu.Unlock()
+	close(f.done)
+}
+
+// fetch calls the Fetcher, turning a panic into an error (its value might
+// quote a credential, so it is not kept).
+func (e *entry) fetch(ctx context.Context) (g *Grant, err error) {
+	defer func() {
+		if recover() != nil {
+			g, err = nil, newError("fetch", nil, errFetcherPanicked)
+		}
+	}()
+	g, err = e.c.f.Fetch(ctx, e.req)
+	if err != nil {
+		g.wipe()
+		return nil, err
+	}
+	if g == nil {
+		return nil, invalidf("fetch", "Fetcher returned no token and no error")
+	}
+	return g, nil
+}
+
+var errFetcherPanicked = fmt.Errorf("the Fetcher panicked (panic value withheld)")
+
+// seal makes a Token of g. It does not wipe g.
+func (c *Cache) seal(g *Grant, req Request, now time.Time) (*Token, error) {
+	if len(g.Value) == 0 {
+		return nil, invalidf("fetch", "empty token")
+	}
+	exp := g.ExpiresAt
+	if exp.IsZero() {
+		exp = now.Add(c.opts.AssumedLifetime)
+	}
+	if !now.Before(exp) {
+		return nil, invalidf("fetch", "token expired on arrival (at %s)", exp.UTC().Format(time.RFC3339))
+	}
+	sealed, err := c.k.guard.Seal(g.Value)
+	if err != nil {
+		return nil, newError("seal", nil, err)
+	}
+	granted := Request{Scopes: g.Scopes, Audience: g.Audience}.normal()
+	if g.Scopes == nil {
+		granted.Scopes = req.Scopes
+	}
+	if g.Audience == nil {
+		granted.Audience = req.Audience
+	}
+	typ := g.Type
+	if typ == "" {
+		typ = "Bearer"
+	}
+	return &Token{
+		typ: typ, scopes: slices.Clip(granted.Scopes), audience: slices.Clip(granted.Audience),
+		expiresAt: exp, expNS: exp.UnixNano(), issuedAt: now, id: g.ID,
+		size: len(g.Value), k: c.k, sealed: sealed,
+	}, nil
+}
+
+// plan returns how long after now t should be refreshed. e.mu is held.
+func (e *entry) plan(now time.Time, t *Token) time.Duration {
+	life := float64(t.expiresAt.Sub(now))
+	o := e.c.opts
+	return max(time.Duration(life*o.Ahead-e.c.jitter(life*o.Jitter)), 0)
+}
+
+// backoff is the wait before the next attempt after e.failures failures:
+// full jitter over an exponential bound, no less than the server's
+// Retry-After. e.mu is held.
+func (e *entry) backoff(err error) time.Duration {
+	o := e.c.opts
+	bound := o.MinBackoff
+	for i := 1; i < e.failures && bound < o.MaxBackoff; i++ {
+		bound *= 2
+	}
+	bound = min(bound, o.MaxBackoff)
+	wait := max(time.Duration(e.c.jitter(float64(bound))), o.MinBackoff/10)
+	return max(wait, retryAfter(err))
+}
+
+// schedule arms the timer that starts the next fetch after d. e.mu is held.
+func (e *entry) schedule(d time.Duration) {
+	e.cancelTimer()
+	e.gen++
+	gen := e.gen
+	e.stop = e.c.k.clock.AfterFunc(d, func() { e.due(gen) })
+}
+
+func (e *entry) cancelTimer() {
+	if e.stop != nil {
+		e.stop()
+		e.stop = nil
+	}
+}
+
+// due is the timer's callback: the refresh (or retry) time has come.
+func (e *entry) due(gen uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if gen != e.gen || e.flight != nil || e.dropped.Load() || e.c.closed.Load() {
+		return
+	}
+	e.stop = nil
+	e.startLocked()
+}
+
+// end stops the entry's refreshes and fetch, and returns the token it
+// held (nil if none).
+func (e *entry) end() *Token {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dropped.Swap(true) {
+		return nil
+	}
+	e.cancelTimer()
+	e.gen++
+	if e.flight != nil {
+		e.flight.cancel()
+	}
+	return e.cur.Swap(nil)
+}

@@ -1,0 +1,128 @@
+package tokens
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody bounds what is read of a response from an OAuth 2.0 endpoint.
+const maxBody = 1 << 20
+
+// tokenResponse is a successful token response (RFC 6749 section 5.1).
+// The token fields stay raw so that their bytes can be wiped.
+type tokenResponse struct {
+	AccessToken  json.RawMessage `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	ExpiresIn    json.RawMessage `json:"expires_in"`
+	RefreshToken json.RawMessage `json:"refresh_token"`
+	Scope        *string         `json:"scope"`
+}
+
+// errorResponse is an error response (RFC 6749 section 5.2).
+type errorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	URI         string `json:"error_uri"`
+}
+
+// parseTokenResponse reads a token endpoint's response. On success it
+// returns the grant and the refresh token, if any (the caller wipes
+// both); on failure an *OAuthError (for an error status) or an *Error
+// matching ErrInvalid (for a malformed success), whose texts never
+// include the response's token fields. It does not wipe body.
+func parseTokenResponse(status int, header http.Header, body []byte, now time.Time) (*Grant, []byte, error) {
+	if status != http.StatusOK {
+		return nil, nil, parseErrorResponse("token", status, header, body, now)
+	}
+	var r tokenResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, nil, invalidf("token response", "malformed JSON (%d bytes)", len(body))
+	}
+	value, ok := rawString(r.AccessToken)
+	if !ok || len(value) == 0 {
+		return nil, nil, invalidf("token response", "no access_token string")
+	}
+	g := &Grant{Value: value, Type: printable(r.TokenType, 40)}
+	if r.TokenType == "" {
+		g.Type = "Bearer"
+	}
+	if len(r.ExpiresIn) > 0 && string(r.ExpiresIn) != "null" {
+		secs, err := strconv.ParseFloat(strings.Trim(string(r.ExpiresIn), `"`), 64)
+		if err != nil || secs <= 0 || secs > 1<<31 {
+			g.wipe()
+			return nil, nil, invalidf("token response", "expires_in is not a positive number of seconds")
+		}
+		g.ExpiresAt = now.Add(time.Duration(secs * float64(time.Second)))
+	}
+	if r.Scope != nil {
+		g.Scopes = strings.Fields(*r.Scope)
+		if g.Scopes == nil {
+			g.Scopes = []string{}
+		}
+	}
+	var refresh []byte
+	if len(r.RefreshToken) > 0 && string(r.RefreshToken) != "null" {
+		if refresh, ok = rawString(r.RefreshToken); !ok {
+			g.wipe()
+			return nil, nil, invalidf("token response", "refresh_token is not a string")
+		}
+	}
+	return g, refresh, nil
+}
+
+// rawString decodes a JSON string into a new slice the caller can wipe.
+// Tokens rarely hold escapes; when one does, the decoder's copy is a Go
+// string the collector reclaims.
+func rawString(raw json.RawMessage) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		for _, c := range inner {
+			if c < 0x20 {
+				return nil, false
+			}
+		}
+		return bytes.Clone(inner), true
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// parseErrorResponse makes the OAuthError for a failed request to endpoint.
+func parseErrorResponse(endpoint string, status int, header http.Header, body []byte, now time.Time) *OAuthError {
+	e := &OAuthError{Endpoint: endpoint, StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
+	var r errorResponse
+	if json.Unmarshal(body, &r) == nil {
+		e.Code = printable(r.Error, 64)
+		e.Description = printable(r.Description, 300)
+		e.URI = printable(r.URI, 300)
+	}
+	return e
+}
+
+// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP
+// date. Zero when absent or malformed; at most a day.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		d = time.Duration(min(secs, 86400)) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), 24*time.Hour)
+}

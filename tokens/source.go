@@ -1,0 +1,136 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/strongroom/strongroom/secrets"
+)
+
+// Source supplies tokens. Token returns a token that has not expired, or
+// an error; ctx bounds any wait or I/O the call makes and is never kept.
+// Implementations must be safe for concurrent use.
+type Source interface {
+	Token(ctx context.Context) (*Token, error)
+}
+
+// Request says which token is wanted: the scopes and the audience it must
+// be good for. The order of either list does not matter; a [Cache] keeps one
+// token per distinct (scopes, audience) pair.
+type Request struct {
+	// Scopes are the OAuth 2.0 scopes asked for. Nil: none (the server's
+	// default).
+	Scopes []string
+	// Audience names the resource servers the token is for (the
+	// "audience" parameter, a JWT's "aud"). Nil: none.
+	Audience []string
+}
+
+// normal returns r with both lists sorted and de-duplicated (copies).
+func (r Request) normal() Request {
+	norm := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		s = slices.Clone(s)
+		slices.Sort(s)
+		return slices.Compact(s)
+	}
+	return Request{Scopes: norm(r.Scopes), Audience: norm(r.Audience)}
+}
+
+// key identifies a normalised request in a Cache.
+func (r Request) key() string {
+	return strings.Join(r.Scopes, " ") + "\x00" + strings.Join(r.Audience, " ")
+}
+
+// String describes the request for logs and errors.
+func (r Request) String() string {
+	s := "scopes=[" + strings.Join(r.Scopes, " ") + "]"
+	if len(r.Audience) > 0 {
+		s += " audience=[" + strings.Join(r.Audience, " ") + "]"
+	}
+	return s
+}
+
+// Grant is a token fresh from its issuer, on its way to being sealed: what
+// a [Fetcher] returns. The Cache seals Value and wipes it.
+type Grant struct {
+	// Value is the token itself. The Cache takes ownership: it seals the
+	// bytes and wipes the slice.
+	Value []byte
+	// Type is the token type ("Bearer", "DPoP", ...). Empty: "Bearer".
+	Type string
+	// Scopes are the scopes granted. Nil: those asked for.
+	Scopes []string
+	// Audience is the audience granted. Nil: the one asked for.
+	Audience []string
+	// ExpiresAt is when the token expires. Zero: unknown, in which case
+	// the Cache assumes Options.AssumedLifetime.
+	ExpiresAt time.Time
+	// ID is a public identifier of the token (a JWT's "jti"), for logs
+	// and revocation; never the value. May be empty.
+	ID string
+}
+
+// wipe clears the value.
+func (g *Grant) wipe() {
+	if g != nil {
+		clear(g.Value)
+		g.Value = nil
+	}
+}
+
+// Fetcher obtains new tokens from an issuer: an OAuth 2.0 server
+// ([Client]), or this process ([Issuer]). A [Cache] calls it, one call at a
+// time per Request. Fetch must be safe for concurrent use (for different
+// requests), honour ctx, and return errors that never contain the token or
+// a credential.
+type Fetcher interface {
+	Fetch(ctx context.Context, req Request) (*Grant, error)
+}
+
+// FetcherFunc adapts a function to [Fetcher].
+type FetcherFunc func(ctx context.Context, req Request) (*Grant, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, req Request) (*Grant, error) { return f(ctx, req) }
+
+// Revoker is implemented by a Fetcher that can revoke the tokens it
+// issued (RFC 7009). A Cache revokes a token when it is dropped
+// ([Cache.Drop]) and the tokens it holds when it is closed, unless
+// Options.KeepOnClose is set.
+type Revoker interface {
+	Revoke(ctx context.Context, t *Token) error
+}
+
+// Secrets is where credentials are read from: a [*secrets.Store] or a
+// [*secrets.View] (for least privilege). Each use reads the current
+// version, so a rotated client secret or signing key is picked up without a
+// restart.
+type Secrets interface {
+	Get(ctx context.Context, name string) (*secrets.Secret, error)
+}
+
+// useSecret opens the current version of name for fn, and once more with
+// a fresh handle when a rotation wiped the version between Get and Use.
+func useSecret(ctx context.Context, s Secrets, name string, fn func(version string, value []byte) error) error {
+	for try := 0; ; try++ {
+		sec, err := s.Get(ctx, name)
+		if err != nil {
+			return err
+		}
+		err = sec.Use(func(v []byte) error { return fn(sec.Version(), v) })
+		if try == 0 && isDestroyed(err) {
+			continue
+		}
+		return err
+	}
+}
+
+func isDestroyed(err error) bool {
+	return errors.Is(err, secrets.ErrDestroyed) && !errors.Is(err, secrets.ErrRevoked)
+}

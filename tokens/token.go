@@ -1,0 +1,191 @@
+package tokens
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/secrets"
+)
+
+// Token is one access token. It carries its type, the scopes and audience
+// it was granted for and its expiry; its value is sealed (encrypted) in
+// memory, like every secret in strongroom, and the plaintext exists only
+// inside [Token.Use] and, as an HTTP header, after [Token.SetAuthHeader].
+//
+// A Token redacts itself in every output: fmt verbs, slog, JSON and text
+// marshalling show its type, scopes, audience and expiry, never the value.
+// Tokens are immutable and safe for concurrent use. A Token is made by a
+// [Cache]; it can be opened until it expires, until it is dropped, or until
+// its Cache is closed.
+type Token struct {
+	typ       string
+	scopes    []string
+	audience  []string
+	expiresAt time.Time
+	expNS     int64
+	issuedAt  time.Time
+	id        string
+	size      int
+
+	k      *keeper
+	mu     sync.RWMutex // orders Use against destroy
+	sealed *guard.Sealed
+	gone   error
+}
+
+// keeper is what the tokens of one Cache share: the guard that seals
+// them, the clock that expires them, and the lock that keeps every open
+// away from the guard's Close.
+type keeper struct {
+	guard  *guard.Guard
+	clock  secrets.Clock
+	mu     sync.RWMutex
+	closed bool
+}
+
+// Type returns the token type, such as "Bearer" (as the server spelled it;
+// "Bearer" when it gave none).
+func (t *Token) Type() string { return t.typ }
+
+// Scopes returns the scopes the token was granted (a copy), sorted.
+func (t *Token) Scopes() []string { return slices.Clone(t.scopes) }
+
+// Audience returns the audience the token was issued for (a copy), sorted;
+// nil if none was asked for.
+func (t *Token) Audience() []string { return slices.Clone(t.audience) }
+
+// ExpiresAt returns when the token expires.
+func (t *Token) ExpiresAt() time.Time { return t.expiresAt }
+
+// IssuedAt returns when the token was obtained, by the Cache's clock.
+func (t *Token) IssuedAt() time.Time { return t.issuedAt }
+
+// ID returns the token's public identifier when the issuer gave one (a
+// JWT's "jti"), else "". It is not the value.
+func (t *Token) ID() string { return t.id }
+
+// Len returns the length of the value in bytes, without opening it.
+func (t *Token) Len() int { return t.size }
+
+// Expired reports whether the token has expired at now.
+func (t *Token) Expired(now time.Time) bool { return now.UnixNano() >= t.expNS }
+
+// Use calls fn with the token's value, in locked scratch memory that is
+// wiped as soon as fn returns (or panics). fn must not keep the slice. Use
+// fails, without calling fn, with an error matching [ErrExpired] once the
+// token has expired, and [ErrClosed] once it was dropped or its Cache
+// closed. fn must not call the Cache's Close, which waits for Use calls.
+func (t *Token) Use(fn func(value []byte) error) error {
+	t.k.mu.RLock()
+	defer t.k.mu.RUnlock()
+	if t.k.closed {
+		return newError("use", ErrClosed, nil)
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.gone != nil {
+		return t.gone
+	}
+	if t.Expired(t.k.clock.Now()) {
+		return newError("use", ErrExpired, fmt.Errorf("token expired at %s", t.expiresAt.UTC().Format(time.RFC3339)))
+	}
+	if err := t.k.guard.Open(t.sealed, fn); err != nil {
+		if err == guard.ErrCorrupt || err == guard.ErrClosed || isLockErr(err) {
+			return newError("use", nil, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func isLockErr(err error) bool {
+	_, ok := err.(*guard.LockError)
+	return ok
+}
+
+// SetAuthHeader sets r's Authorization header to the token ("Bearer
+// VALUE", with the token's type). The header is an ordinary Go string: it
+// lives on the heap, outside guarded memory, until the garbage collector
+// reclaims it. It fails as Use does.
+func (t *Token) SetAuthHeader(r *http.Request) error {
+	return t.Use(func(v []byte) error {
+		r.Header.Set("Authorization", authScheme(t.typ)+" "+string(v))
+		return nil
+	})
+}
+
+// authScheme is the scheme word for the Authorization header: RFC 6750
+// says "Bearer", and servers answer "bearer" as often as not.
+func authScheme(typ string) string {
+	if typ == "" || strings.EqualFold(typ, "bearer") {
+		return "Bearer"
+	}
+	return typ
+}
+
+// destroy wipes the value; Use calls afterwards fail with why. It waits
+// for Use calls of this token under way.
+func (t *Token) destroy(why error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gone == nil {
+		t.gone = why
+		t.sealed.Destroy()
+	}
+}
+
+const redacted = "[REDACTED]"
+
+// String returns a redacted description: type, scopes, audience and
+// expiry, never the value.
+func (t *Token) String() string {
+	if t == nil {
+		return "<nil>"
+	}
+	s := "token " + t.typ + " scopes=[" + strings.Join(t.scopes, " ") + "]"
+	if len(t.audience) > 0 {
+		s += " audience=[" + strings.Join(t.audience, " ") + "]"
+	}
+	return s + " expires=" + t.expiresAt.UTC().Format(time.RFC3339) + " " + redacted
+}
+
+// GoString is used by %#v; it is redacted like String.
+func (t *Token) GoString() string { return t.String() }
+
+// Format redacts every fmt verb (%v, %+v, %#v, %s, %q, %x, %d, ...).
+func (t *Token) Format(f fmt.State, verb rune) { io.WriteString(f, t.String()) }
+
+// LogValue makes slog log the metadata only.
+func (t *Token) LogValue() slog.Value {
+	if t == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(
+		slog.String("type", t.typ),
+		slog.String("scopes", strings.Join(t.scopes, " ")),
+		slog.String("audience", strings.Join(t.audience, " ")),
+		slog.Time("expires", t.expiresAt),
+		slog.String("value", redacted))
+}
+
+// MarshalText returns the redacted description.
+func (t *Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// MarshalJSON returns the metadata with the value redacted.
+func (t *Token) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Type      string    `json:"type"`
+		Scopes    []string  `json:"scopes"`
+		Audience  []string  `json:"audience,omitempty"`
+		ExpiresAt time.Time `json:"expires_at"`
+		Value     string    `json:"value"`
+	}{t.typ, t.scopes, t.audience, t.expiresAt, redacted})
+}
