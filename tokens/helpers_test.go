@@ -10,8 +10,8 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,7 +217,5 @@ func ecKeyPEM(t testing.TB) []byte {
 }
 
 var errUpstream = errors.New("upstream down")
-
-
 
 func contains(s, sub string) bool { return len(sub) > 0 && strings.Contains(s, sub) }

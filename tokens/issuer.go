@@ -143,7 +143,7 @@ func (i *Issuer) observe(version string, pub crypto.PublicKey) (*publicKey, erro
 		return i.cur, nil
 	}
 	kid := keyID(i.opts.KeyID, version, pub)
-	jwk, err := newJWK(kid, pub)
+	jwk, err := NewJWK(kid, pub)
 	if err != nil {
 		return nil, err
 	}

@@ -168,8 +168,11 @@ type JWKSet struct {
 
 var b64 = base64.RawURLEncoding
 
-// newJWK describes pub as a signing JWK with key ID kid.
-func newJWK(kid string, pub crypto.PublicKey) (JWK, error) {
+// NewJWK describes pub as a public signing JWK with key ID kid, for
+// registering a private_key_jwt client's key with a server or publishing
+// a key. It fails with ErrInvalid for a key type this package does not
+// sign with.
+func NewJWK(kid string, pub crypto.PublicKey) (JWK, error) {
 	alg, err := algFor(pub)
 	if err != nil {
 		return JWK{}, err
@@ -283,7 +286,7 @@ type jwkEntry struct {
 // Thumbprint returns the RFC 7638 JWK thumbprint (SHA-256, base64url) of
 // pub: a key ID that is the same in every process that holds the key.
 func Thumbprint(pub crypto.PublicKey) (string, error) {
-	j, err := newJWK("", pub)
+	j, err := NewJWK("", pub)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,235 @@
+package testservers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// HydraVersion is the Ory Hydra release .ci/build-hydra builds.
+const HydraVersion = "v2.3.0"
+
+// Hydra is an Ory Hydra OAuth 2.0 server on loopback, with an in-memory
+// (SQLite) store, for one test.
+type Hydra struct {
+	// Public is the public endpoint ("http://127.0.0.1:PORT"): token,
+	// revocation and JWKS.
+	Public string
+	// Admin is the admin endpoint: clients, keys, introspection.
+	Admin string
+
+	t      testing.TB
+	cmd    *exec.Cmd
+	done   chan struct{}
+	logMu  sync.Mutex
+	logBuf bytes.Buffer
+}
+
+// HydraOptions configure StartHydra. Nil means the defaults.
+type HydraOptions struct {
+	// AccessTokenTTL is the lifetime of access tokens. Zero: Hydra's
+	// default (1 h).
+	AccessTokenTTL time.Duration
+	// JWTAccessTokens makes Hydra issue JWT access tokens (signed with its
+	// hydra.jwt.access-token key set) instead of opaque ones.
+	JWTAccessTokens bool
+}
+
+// TokenURL returns the token endpoint.
+func (h *Hydra) TokenURL() string { return h.Public + "/oauth2/token" }
+
+// RevocationURL returns the RFC 7009 revocation endpoint.
+func (h *Hydra) RevocationURL() string { return h.Public + "/oauth2/revoke" }
+
+// JWKSURL returns the public JWKS URL.
+func (h *Hydra) JWKSURL() string { return h.Public + "/.well-known/jwks.json" }
+
+// StartHydra starts Hydra (built by .ci/build-hydra, found by Binary) on
+// two free loopback ports, waits until it reports ready, and stops it when
+// the test ends.
+func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
+	t.Helper()
+	bin := Binary(t, "hydra", ".ci/build-hydra")
+	if opts == nil {
+		opts = &HydraOptions{}
+	}
+	pub, adm := FreePort(t), FreePort(t)
+	h := &Hydra{
+		Public: "http://127.0.0.1:" + strconv.Itoa(pub),
+		Admin:  "http://127.0.0.1:" + strconv.Itoa(adm),
+		t:      t, done: make(chan struct{}),
+	}
+	var sys [24]byte
+	rand.Read(sys[:])
+	env := []string{
+		"DSN=memory",
+		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_ADMIN_HOST=127.0.0.1",
+		"SERVE_PUBLIC_PORT=" + strconv.Itoa(pub), "SERVE_ADMIN_PORT=" + strconv.Itoa(adm),
+		"URLS_SELF_ISSUER=" + h.Public,
+		"SECRETS_SYSTEM=" + hex.EncodeToString(sys[:]),
+		"LOG_LEVEL=warn",
+	}
+	if opts.AccessTokenTTL > 0 {
+		env = append(env, "TTL_ACCESS_TOKEN="+opts.AccessTokenTTL.String())
+	}
+	if opts.JWTAccessTokens {
+		env = append(env, "STRATEGIES_ACCESS_TOKEN=jwt")
+	}
+	h.cmd = exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
+	h.cmd.Env = append(os.Environ(), env...)
+	h.cmd.Dir = t.TempDir()
+	h.cmd.Stdout = (*hydraLog)(h)
+	h.cmd.Stderr = (*hydraLog)(h)
+	if err := h.cmd.Start(); err != nil {
+		t.Fatalf("starting hydra: %v", err)
+	}
+	go func() {
+		h.cmd.Wait()
+		close(h.done)
+	}()
+	t.Cleanup(h.stop)
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-h.done:
+			t.Fatalf("hydra exited before it was ready:\n%s", h.log())
+		default:
+		}
+		resp, err := http.Get(h.Admin + "/health/ready")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"ok"`) {
+				return h
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hydra not ready after 60 s:\n%s", h.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type hydraLog Hydra
+
+func (l *hydraLog) Write(p []byte) (int, error) {
+	l.logMu.Lock()
+	defer l.logMu.Unlock()
+	if l.logBuf.Len() < 1<<20 {
+		l.logBuf.Write(p)
+	}
+	return len(p), nil
+}
+
+func (h *Hydra) log() string {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	return h.logBuf.String()
+}
+
+// stop ends Hydra: an interrupt, then a kill if it lingers.
+func (h *Hydra) stop() {
+	select {
+	case <-h.done:
+		return
+	default:
+	}
+	h.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+	}
+}
+
+// Client is an OAuth 2.0 client registration, as Hydra's admin API reads
+// and writes it (the fields the tests use).
+type Client struct {
+	ClientID                string         `json:"client_id"`
+	ClientSecret            string         `json:"client_secret,omitempty"`
+	GrantTypes              []string       `json:"grant_types"`
+	ResponseTypes           []string       `json:"response_types,omitempty"`
+	RedirectURIs            []string       `json:"redirect_uris,omitempty"`
+	Scope                   string         `json:"scope"`
+	Audience                []string       `json:"audience,omitempty"`
+	TokenEndpointAuthMethod string         `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthAlg    string         `json:"token_endpoint_auth_signing_alg,omitempty"`
+	JWKS                    map[string]any `json:"jwks,omitempty"`
+}
+
+// CreateClient registers c through the admin API.
+func (h *Hydra) CreateClient(c Client) {
+	h.t.Helper()
+	h.admin(http.MethodPost, "/admin/clients", "application/json", c, http.StatusCreated)
+}
+
+// Patch applies a JSON Patch (RFC 6902) to the client: for example
+// [{"op": "replace", "path": "/client_secret", "value": "..."}].
+func (h *Hydra) Patch(clientID string, ops []map[string]any) {
+	h.t.Helper()
+	h.admin(http.MethodPatch, "/admin/clients/"+clientID, "application/json", ops, http.StatusOK)
+}
+
+// Introspect reports whether Hydra considers token active, and its scope.
+func (h *Hydra) Introspect(token string) (active bool, scope string) {
+	h.t.Helper()
+	resp, err := http.Post(h.Admin+"/admin/oauth2/introspect", "application/x-www-form-urlencoded",
+		strings.NewReader("token="+token))
+	if err != nil {
+		h.t.Fatalf("introspect: %v", err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Active bool   `json:"active"`
+		Scope  string `json:"scope"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("introspect: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return r.Active, r.Scope
+}
+
+// RotateJWTKey adds a new RS256 key to the set that signs JWT access
+// tokens; Hydra signs with it from then on and keeps publishing the old
+// ones.
+func (h *Hydra) RotateJWTKey(kid string) {
+	h.t.Helper()
+	h.admin(http.MethodPost, "/admin/keys/hydra.jwt.access-token", "application/json",
+		map[string]string{"alg": "RS256", "use": "sig", "kid": kid}, http.StatusCreated)
+}
+
+// admin sends body as JSON to the admin API and checks the status.
+func (h *Hydra) admin(method, path, ctype string, body any, want int) []byte {
+	h.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, method, h.Admin+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", ctype)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("hydra admin %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		h.t.Fatalf("hydra admin %s %s: HTTP %d, want %d: %s", method, path, resp.StatusCode, want, out)
+	}
+	return out
+}
