@@ -13,6 +13,7 @@ import (
 var readReq = Request{Scopes: []string{"read"}, Audience: []string{"api"}}
 
 func TestRefreshAhead(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 90 * time.Second}
 	c := newTestCache(t, up, clock, nil) // Random 0: no jitter, refresh at exactly 2/3
@@ -45,6 +46,7 @@ func TestRefreshAhead(t *testing.T) {
 }
 
 func TestRefreshJitter(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 100 * time.Second}
 	// Random 0xFF: the jitter takes (almost) its whole bound, a tenth of
@@ -69,6 +71,7 @@ func TestRefreshJitter(t *testing.T) {
 // token without waiting; 10,000 callers once it has expired share the one
 // fetch under way.
 func TestStampede(t *testing.T) {
+	leakCheck(t)
 	const callers = 10000
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 90 * time.Second, gate: make(chan struct{}, 1), started: make(chan struct{}, 1)}
@@ -153,6 +156,7 @@ func TestStampede(t *testing.T) {
 }
 
 func TestBackoffThenExpired(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 90 * time.Second}
 	// Random 0xFF: full jitter draws (almost) the whole bound, so the waits
@@ -215,6 +219,7 @@ func TestBackoffThenExpired(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour}
 	c := newTestCache(t, up, clock, &Options{MinBackoff: time.Second, MaxBackoff: 10 * time.Second})
@@ -242,6 +247,7 @@ func TestRetryAfter(t *testing.T) {
 }
 
 func TestRetryAfterFirstFetch(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour}
 	up.setErr(&OAuthError{Endpoint: "token", StatusCode: 503, RetryAfter: time.Minute})
@@ -270,6 +276,7 @@ func TestRetryAfterFirstFetch(t *testing.T) {
 }
 
 func TestPerScopeCaching(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour}
 	c := newTestCache(t, up, clock, nil)
@@ -327,6 +334,7 @@ func equal(a, b []string) bool {
 }
 
 func TestNeverExpiredOnArrival(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	f := FetcherFunc(func(ctx context.Context, req Request) (*Grant, error) {
 		return &Grant{Value: []byte("v"), ExpiresAt: clock.Now()}, nil
@@ -338,6 +346,7 @@ func TestNeverExpiredOnArrival(t *testing.T) {
 }
 
 func TestContextWhileWaiting(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour, gate: make(chan struct{})}
 	c := newTestCache(t, up, clock, nil)
@@ -365,6 +374,7 @@ func (r *revokingUpstream) Revoke(ctx context.Context, t *Token) error {
 }
 
 func TestDropAndCloseRevoke(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &revokingUpstream{upstream: &upstream{clock: clock, lifetime: time.Hour}}
 	c := newTestCache(t, up, clock, nil)
@@ -412,6 +422,7 @@ func TestDropAndCloseRevoke(t *testing.T) {
 }
 
 func TestKeepOnClose(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &revokingUpstream{upstream: &upstream{clock: clock, lifetime: time.Hour}}
 	c := newTestCache(t, up, clock, &Options{KeepOnClose: true})
@@ -425,6 +436,7 @@ func TestKeepOnClose(t *testing.T) {
 }
 
 func TestFetcherPanic(t *testing.T) {
+	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	f := FetcherFunc(func(ctx context.Context, req Request) (*Grant, error) {
 		panic("secret-in-panic")
@@ -437,6 +449,7 @@ func TestFetcherPanic(t *testing.T) {
 }
 
 func TestOptionsInvalid(t *testing.T) {
+	leakCheck(t)
 	f := FetcherFunc(func(ctx context.Context, req Request) (*Grant, error) { return nil, nil })
 	for _, o := range []*Options{{Ahead: 1.5}, {Ahead: 0.5, Jitter: 0.6}, {MinBackoff: time.Minute, MaxBackoff: time.Second}} {
 		if _, err := NewCache(f, o); !errors.Is(err, ErrInvalid) {

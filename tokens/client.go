@@ -265,6 +265,9 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Grant, error) {
 		form.Set(c.opts.AudienceParam, strings.Join(req.Audience, " "))
 	}
 	if c.opts.RefreshToken == "" {
+		if c.isClosed() {
+			return nil, newError("fetch", ErrClosed, nil)
+		}
 		form.Set("grant_type", "client_credentials")
 		g, _, err := c.tokenRequest(ctx, form, nil)
 		return g, err
@@ -333,6 +336,9 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	if c.opts.RevocationURL == "" {
 		return nil
 	}
+	if c.isClosed() {
+		return newError("revoke", ErrClosed, nil)
+	}
 	var value []byte
 	if err := t.Use(func(v []byte) error { value = append([]byte(nil), v...); return nil }); err != nil {
 		return err
@@ -350,13 +356,18 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	return nil
 }
 
-// Close wipes the rotated refresh token held, if any. It is idempotent;
-// Fetch fails with ErrClosed afterwards (with the refresh token grant).
+// Close wipes the rotated refresh token held, if any, and closes the idle
+// connections of the HTTP client the Client made (not of
+// ClientOptions.HTTPClient). It is idempotent; Fetch and Revoke fail with
+// ErrClosed afterwards. Close a Client after the Caches that use it.
 func (c *Client) Close() error {
 	c.rtMu.Lock()
 	defer c.rtMu.Unlock()
 	if !c.closed {
 		c.closed = true
+		if c.opts.HTTPClient == nil {
+			c.hc.HTTPClient.CloseIdleConnections()
+		}
 		if c.rt != nil {
 			c.rt.Destroy()
 			c.rt = nil
@@ -366,6 +377,12 @@ func (c *Client) Close() error {
 		}
 	}
 	return nil
+}
+
+func (c *Client) isClosed() bool {
+	c.rtMu.Lock()
+	defer c.rtMu.Unlock()
+	return c.closed
 }
 
 // param is a form parameter whose value is a credential.

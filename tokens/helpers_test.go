@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -99,11 +100,18 @@ func (u *upstream) times() []time.Time {
 	return append([]time.Time(nil), u.at...)
 }
 
-// newTestCache makes a Cache on a virtual clock and checks, at cleanup,
-// that closing it leaves no goroutine behind.
-func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *Options) *Cache {
+// leakCheck checks, once the test and every cleanup registered after this
+// call are done, that no goroutine started meanwhile is left.
+func leakCheck(t *testing.T) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// newTestCache makes a Cache on a virtual clock, closed at cleanup. Tests
+// call leakCheck first, so that the check runs after every close.
+func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *Options) *Cache {
+	t.Helper()
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -120,7 +128,6 @@ func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *Options) *
 		if err := c.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		goleak.VerifyNone(t, ignore)
 	})
 	return c
 }
@@ -165,11 +172,13 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // newStore opens a Store over the memory provider on clock.
 func newStore(t *testing.T, clock *memory.Clock) (*secrets.Store, *memory.Provider) {
 	t.Helper()
-	mem := memory.New(&memory.Options{Clock: clock})
 	var c secrets.Clock
+	mopts := &memory.Options{}
 	if clock != nil {
 		c = clock
+		mopts.Clock = clock
 	}
+	mem := memory.New(mopts)
 	s, err := secrets.Open(context.Background(), &secrets.Options{
 		Providers: map[string]providers.Provider{"memory": mem}, Clock: c,
 	})
@@ -219,3 +228,5 @@ func ecKeyPEM(t testing.TB) []byte {
 var errUpstream = errors.New("upstream down")
 
 func contains(s, sub string) bool { return len(sub) > 0 && strings.Contains(s, sub) }
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }

@@ -100,7 +100,7 @@ func newCache(t *testing.T, c *tokens.Client, opts *tokens.Options) *tokens.Cach
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cache.Close() })
+	t.Cleanup(func() { cache.Close(); c.Close() })
 	return cache
 }
 
