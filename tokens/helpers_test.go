@@ -230,3 +230,11 @@ var errUpstream = errors.New("upstream down")
 func contains(s, sub string) bool { return len(sub) > 0 && strings.Contains(s, sub) }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// addSecretErr declares name (already set in the provider) and waits for it.
+func addSecretErr(s *secrets.Store, name string) error {
+	if err := s.Add(secrets.Spec{Name: name, Ref: "memory://" + name}); err != nil {
+		return err
+	}
+	return s.Ready(context.Background())
+}

@@ -21,11 +21,10 @@ type JWKSOptions struct {
 	// HTTPClient fetches the set. Nil: a pooled client with a 10 s timeout.
 	HTTPClient *http.Client
 
-	// MinInterval is the least time between two fetches: a token with an
-	// unknown kid causes a fetch only when the last one is at least this
-	// old, so a flood of forged kids costs the JWKS server at most one
-	// request per interval. Failed fetches are spaced the same way. Zero:
-	// 1 min.
+	// MinInterval is the least time between two fetches caused by
+	// unknown kids, so that a flood of forged kids costs the JWKS server at
+	// most one request per interval; failed fetches are spaced the same
+	// way. Zero: 1 min.
 	MinInterval time.Duration
 
 	// MaxAge is how long a fetched set is used before the next lookup
@@ -39,7 +38,7 @@ type JWKSOptions struct {
 // JWKS is a [KeySet] fetched from a JWKS URL (such as an OAuth 2.0
 // server's /.well-known/jwks.json). It fetches on first use, again when the
 // set is older than MaxAge, and when asked for an unknown kid, at most once
-// per MinInterval; fetches are one at a time. Only public signing keys
+// per MinInterval (see [JWKS.Key]); fetches are one at a time. Only public signing keys
 // are kept: symmetric ("oct") keys, keys marked for encryption and RSA keys
 // under 2048 bits are ignored. It is safe for concurrent use.
 type JWKS struct {
@@ -54,6 +53,7 @@ type JWKS struct {
 	keys      map[string]jwkEntry
 	fetchedAt time.Time // last successful fetch
 	triedAt   time.Time // last attempt
+	kidAt     time.Time // last attempt an unknown kid caused
 	tries     uint64    // attempts, to tell whether another caller fetched
 	lastErr   error
 }
@@ -80,34 +80,34 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 	return j, nil
 }
 
-// Key returns the key with ID kid, fetching the set when it has none yet,
-// when it is older than MaxAge, or when kid is unknown and the last fetch
-// is at least MinInterval old. Otherwise an unknown kid fails at once with
-// an error matching ErrUnknownKey.
+// Key returns the key with ID kid. It fetches the set when it has none
+// yet or it is older than MaxAge, and when kid is unknown, unless the last
+// fetch an unknown kid caused is less than MinInterval old: then an unknown
+// kid fails at once with an error matching ErrUnknownKey. So the first
+// token signed with a newly rotated key causes a fetch at once, and a flood
+// of forged kids at most one fetch per MinInterval. After a failed fetch,
+// lookups wait MinInterval before fetching again, and serve the keys of
+// the last good set meanwhile.
 func (j *JWKS) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	for attempt := 0; ; attempt++ {
 		now := j.clock.Now()
 		j.mu.Lock()
-		keys, fetchedAt, triedAt, tries, lastErr := j.keys, j.fetchedAt, j.triedAt, j.tries, j.lastErr
+		keys, fetchedAt, triedAt, kidAt, tries, lastErr := j.keys, j.fetchedAt, j.triedAt, j.kidAt, j.tries, j.lastErr
 		j.mu.Unlock()
 		fresh := keys != nil && now.Sub(fetchedAt) < j.opts.MaxAge
-		if fresh {
-			if k, ok := keys[kid]; ok {
-				return k.pub, nil
-			}
+		if k, ok := keys[kid]; ok && (fresh || lastErr != nil) {
+			return k.pub, nil // a stale set beats none while the server fails
 		}
-		limited := tries > 0 && now.Sub(triedAt) < j.opts.MinInterval
-		if attempt > 0 || (limited && (fresh || lastErr != nil)) {
-			if k, ok := keys[kid]; ok && !fresh && lastErr != nil {
-				return k.pub, nil // an old set beats none while the server is down
-			}
+		failing := lastErr != nil && now.Sub(triedAt) < j.opts.MinInterval
+		limited := fresh && !kidAt.IsZero() && now.Sub(kidAt) < j.opts.MinInterval
+		if attempt > 0 || failing || limited {
 			if keys == nil && lastErr != nil {
 				return nil, lastErr
 			}
-			return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s (next fetch allowed at %s)",
-				printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339), triedAt.Add(j.opts.MinInterval).UTC().Format(time.RFC3339)))
+			return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s",
+				printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339)))
 		}
-		j.fetch(ctx, tries)
+		j.fetch(ctx, tries, fresh)
 	}
 }
 
@@ -116,14 +116,15 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 	j.mu.Lock()
 	tries := j.tries
 	j.mu.Unlock()
-	j.fetch(ctx, tries)
+	j.fetch(ctx, tries, false)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.lastErr
 }
 
 // fetch fetches the set unless another caller did since seen attempts.
-func (j *JWKS) fetch(ctx context.Context, seen uint64) {
+// byKid says an unknown kid asked for it.
+func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) {
 	j.fetchMu.Lock()
 	defer j.fetchMu.Unlock()
 	j.mu.Lock()
@@ -138,6 +139,9 @@ func (j *JWKS) fetch(ctx context.Context, seen uint64) {
 	defer j.mu.Unlock()
 	j.tries++
 	j.triedAt = now
+	if byKid {
+		j.kidAt = now
+	}
 	j.lastErr = err
 	if err == nil {
 		j.keys, j.fetchedAt = keys, now

@@ -1,0 +1,138 @@
+package tokens_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/providers/memory"
+	"github.com/strongroom/strongroom/secrets"
+	"github.com/strongroom/strongroom/tokens"
+)
+
+var exampleStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+// A Cache over any Fetcher: here a function standing in for a token
+// endpoint, on a virtual clock.
+func ExampleCache() {
+	ctx := context.Background()
+	clock := memory.NewClock(exampleStart)
+	calls := 0
+	fetch := tokens.FetcherFunc(func(ctx context.Context, req tokens.Request) (*tokens.Grant, error) {
+		calls++
+		return &tokens.Grant{Value: []byte("opaque-token-value"), ExpiresAt: clock.Now().Add(time.Hour)}, nil
+	})
+	cache, err := tokens.NewCache(fetch, &tokens.Options{Clock: clock})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+
+	src := cache.Source(tokens.Request{Scopes: []string{"reports:read"}, Audience: []string{"reports"}})
+	for range 3 {
+		if _, err := src.Token(ctx); err != nil {
+			panic(err)
+		}
+	}
+	tok, _ := src.Token(ctx)
+	fmt.Println(tok) // redacted
+	fmt.Println("scopes:", tok.Scopes(), "expires:", tok.ExpiresAt().Format(time.Kitchen), "fetches:", calls)
+	tok.Use(func(v []byte) error {
+		fmt.Println("value length:", len(v))
+		return nil
+	})
+	// Output:
+	// token Bearer scopes=[reports:read] audience=[reports] expires=2026-01-01T10:00:00Z [REDACTED]
+	// scopes: [reports:read] expires: 10:00AM fetches: 1
+	// value length: 18
+}
+
+// An Issuer signs tokens with a key in the store; a Verifier checks them.
+func ExampleIssuer() {
+	ctx := context.Background()
+	mem := memory.New(nil)
+	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"memory": mem}})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	mem.Set("signing-key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil)
+	store.Add(secrets.Spec{Name: "signing-key", Ref: "memory://signing-key", Kind: secrets.KindKey})
+
+	issuer, _ := tokens.NewIssuer(store, "signing-key", "https://jobs.example", &tokens.IssuerOptions{Lifetime: 5 * time.Minute})
+	verifier, _ := tokens.NewVerifier(issuer, "https://jobs.example", "billing", nil)
+	cache, _ := tokens.NewCache(issuer, nil)
+	defer cache.Close()
+
+	tok, err := cache.Token(ctx, tokens.Request{Scopes: []string{"invoices:read"}, Audience: []string{"billing"}})
+	if err != nil {
+		panic(err)
+	}
+	tok.Use(func(jwt []byte) error {
+		claims, err := verifier.Verify(ctx, string(jwt), "invoices:read")
+		if err != nil {
+			return err
+		}
+		fmt.Println("issuer:", claims.Issuer, "audience:", claims.Audience, "scopes:", claims.Scopes, "kid:", claims.KeyID, "alg:", claims.Algorithm)
+		_, err = verifier.Verify(ctx, string(jwt), "invoices:write")
+		fmt.Println(err)
+		return nil
+	})
+	// Output:
+	// issuer: https://jobs.example audience: [billing] scopes: [invoices:read] kid: 1 alg: ES256
+	// tokens: verify: token rejected: scope: missing scope: invoices:write
+}
+
+// Transport sets the Authorization header from a Source.
+func ExampleTransport() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		fmt.Fprint(w, "got a ", scheme, " token")
+	}))
+	defer api.Close()
+	fetch := tokens.FetcherFunc(func(ctx context.Context, req tokens.Request) (*tokens.Grant, error) {
+		return &tokens.Grant{Value: []byte("opaque-token-value"), ExpiresAt: time.Now().Add(time.Hour)}, nil
+	})
+	cache, _ := tokens.NewCache(fetch, nil)
+	defer cache.Close()
+
+	client := &http.Client{Transport: &tokens.Transport{Source: cache.Source(tokens.Request{Scopes: []string{"read"}})}}
+	resp, err := client.Get(api.URL)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	fmt.Fprint(&b, resp.Status)
+	body := make([]byte, 64)
+	n, _ := resp.Body.Read(body)
+	fmt.Println(b.String(), string(body[:n]))
+	// Output: 200 OK got a Bearer token
+}
+
+// OAuth2TokenSource fits a Source into code written for golang.org/x/oauth2.
+func ExampleOAuth2TokenSource() {
+	fetch := tokens.FetcherFunc(func(ctx context.Context, req tokens.Request) (*tokens.Grant, error) {
+		return &tokens.Grant{Value: []byte("opaque-token-value"), ExpiresAt: time.Now().Add(time.Hour)}, nil
+	})
+	cache, _ := tokens.NewCache(fetch, nil)
+	defer cache.Close()
+	ts := tokens.OAuth2TokenSource(cache.Source(tokens.Request{}), nil)
+	tok, err := ts.Token()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(tok.TokenType, tok.Valid())
+	// Output: Bearer true
+}
