@@ -1,0 +1,301 @@
+package certs
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/acme"
+)
+
+// ACMEOptions configure an [ACME] issuer. DirectoryURL and Solvers are
+// required.
+type ACMEOptions struct {
+	// DirectoryURL is the ACME server's directory (RFC 8555). Required:
+	// there is no default, so that no program reaches a public CA by
+	// accident.
+	DirectoryURL string
+
+	// AccountKey is the ACME account's key (ECDSA or RSA). Zero: a new
+	// ECDSA P-256 key, made at the first Issue and kept in memory for the
+	// life of the ACME value, so that every process run registers a new
+	// account. Set it (a sealed signer, say) to keep one account.
+	AccountKey crypto.Signer
+
+	// Contact are the account's contact URLs ("mailto:ops@example.com").
+	// Zero: none.
+	Contact []string
+
+	// Solvers answer the CA's challenges, tried in this order for each
+	// name. At least one; an [HTTP01Solver] serves http-01.
+	Solvers []Solver
+
+	// HTTPClient talks to the ACME server. Nil: http.DefaultClient.
+	HTTPClient *http.Client
+
+	// UserAgent is prepended to the requests' User-Agent. Zero:
+	// "strongroom-certs".
+	UserAgent string
+}
+
+// Solver proves control of a name to an ACME CA, for one challenge type.
+// Implementations must be safe for concurrent use.
+type Solver interface {
+	// Type is the ACME challenge type answered: "http-01", "dns-01",
+	// "tls-alpn-01".
+	Type() string
+	// Present makes the challenge for identifier (a DNS name or an IP
+	// address) answerable: keyAuth is the key authorization (RFC 8555,
+	// section 8.1), which http-01 serves as is at
+	// /.well-known/acme-challenge/<token>, dns-01 publishes as
+	// [DNS01Record](keyAuth) in a TXT record at _acme-challenge.<name>,
+	// and tls-alpn-01 embeds as its SHA-256 in a certificate.
+	Present(ctx context.Context, identifier, token, keyAuth string) error
+	// CleanUp removes what Present made.
+	CleanUp(ctx context.Context, identifier, token string) error
+}
+
+// DNS01Record returns the TXT record value that answers a dns-01
+// challenge with key authorization keyAuth.
+func DNS01Record(keyAuth string) string {
+	sum := sha256.Sum256([]byte(keyAuth))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ACME is an [Issuer] that obtains certificates from an ACME CA (RFC 8555)
+// with golang.org/x/crypto/acme: it registers an account (once), orders a
+// certificate for the request's names, answers each authorization's
+// challenge with the first Solver of its type, finalizes the order with
+// the request and returns the chain. Make one with [NewACME]; it is safe
+// for concurrent use.
+type ACME struct {
+	client  *acme.Client
+	opts    ACMEOptions
+	mu      sync.Mutex // guards registered
+	regDone bool
+}
+
+// NewACME makes an ACME issuer. It does no I/O; the account is registered
+// at the first Issue.
+func NewACME(opts *ACMEOptions) (*ACME, error) {
+	if opts == nil || opts.DirectoryURL == "" || len(opts.Solvers) == 0 {
+		return nil, &Error{Op: "new", Kind: ErrConfig, Err: reason("ACME needs a DirectoryURL and at least one Solver")}
+	}
+	a := &ACME{opts: *opts}
+	a.opts.Solvers = append([]Solver(nil), opts.Solvers...)
+	a.opts.Contact = append([]string(nil), opts.Contact...)
+	key := opts.AccountKey
+	if key == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, &Error{Op: "new", Kind: ErrIssue, Err: err}
+		}
+		key = k
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = "strongroom-certs"
+	}
+	a.client = &acme.Client{Key: key, HTTPClient: opts.HTTPClient, DirectoryURL: opts.DirectoryURL, UserAgent: ua}
+	return a, nil
+}
+
+// register makes sure the account exists.
+func (a *ACME) register(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.regDone {
+		return nil
+	}
+	_, err := a.client.Register(ctx, &acme.Account{Contact: a.opts.Contact}, acme.AcceptTOS)
+	if err != nil && !errors.Is(err, acme.ErrAccountAlreadyExists) {
+		return fmt.Errorf("registering the account: %w", err)
+	}
+	a.regDone = true
+	return nil
+}
+
+// Issue orders a certificate for csr's names from the ACME server, and
+// returns the chain it issues, leaf first.
+func (a *ACME) Issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
+	chain, err := a.issue(ctx, csr)
+	if err != nil {
+		return nil, &Error{Op: "issue", Certificate: "acme", Kind: ErrIssue, Err: err}
+	}
+	return chain, nil
+}
+
+func (a *ACME) issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("the request's signature does not verify: %w", err)
+	}
+	if err := a.register(ctx); err != nil {
+		return nil, err
+	}
+	ids := acme.DomainIDs(csr.DNSNames...)
+	for _, ip := range csr.IPAddresses {
+		ids = append(ids, acme.IPIDs(ip.String())...)
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("the request names no DNS name or IP address")
+	}
+	order, err := a.client.AuthorizeOrder(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("creating the order: %w", err)
+	}
+	for _, u := range order.AuthzURLs {
+		if err := a.authorize(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	if order, err = a.client.WaitOrder(ctx, order.URI); err != nil {
+		return nil, fmt.Errorf("waiting for the order to be ready: %w", err)
+	}
+	chain, _, err := a.client.CreateOrderCert(ctx, order.FinalizeURL, csr.Raw, true)
+	if err != nil && order.URI != "" {
+		// Some servers (Pebble) answer the finalization without the
+		// order's Location, which CreateOrderCert needs to wait for a
+		// processing order: poll the order we know instead.
+		if o, werr := a.client.WaitOrder(ctx, order.URI); werr == nil && o.Status == acme.StatusValid && o.CertURL != "" {
+			chain, err = a.client.FetchCert(ctx, o.CertURL, true)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("finalizing the order: %w", err)
+	}
+	return chain, nil
+}
+
+// authorize answers the authorization at u, unless it is valid already.
+func (a *ACME) authorize(ctx context.Context, u string) error {
+	authz, err := a.client.GetAuthorization(ctx, u)
+	if err != nil {
+		return fmt.Errorf("fetching an authorization: %w", err)
+	}
+	switch authz.Status {
+	case acme.StatusValid:
+		return nil
+	case acme.StatusPending:
+	default:
+		return fmt.Errorf("authorization for %s is %s", authz.Identifier.Value, authz.Status)
+	}
+	chal, solver := a.pick(authz)
+	if chal == nil {
+		var offered []string
+		for _, c := range authz.Challenges {
+			offered = append(offered, c.Type)
+		}
+		return fmt.Errorf("no solver for %s among the challenges offered (%s)", authz.Identifier.Value, strings.Join(offered, ", "))
+	}
+	keyAuth, err := a.client.HTTP01ChallengeResponse(chal.Token) // the key authorization, whatever the type
+	if err != nil {
+		return err
+	}
+	id := authz.Identifier.Value
+	if err := solver.Present(ctx, id, chal.Token, keyAuth); err != nil {
+		return fmt.Errorf("presenting the %s challenge for %s: %w", chal.Type, id, err)
+	}
+	defer solver.CleanUp(context.WithoutCancel(ctx), id, chal.Token)
+	if _, err := a.client.Accept(ctx, chal); err != nil {
+		return fmt.Errorf("accepting the %s challenge for %s: %w", chal.Type, id, err)
+	}
+	if _, err := a.client.WaitAuthorization(ctx, u); err != nil {
+		return fmt.Errorf("authorization for %s: %w", id, err)
+	}
+	return nil
+}
+
+// pick returns the first challenge of authz that a solver answers, in the
+// solvers' order.
+func (a *ACME) pick(authz *acme.Authorization) (*acme.Challenge, Solver) {
+	for _, s := range a.opts.Solvers {
+		for _, c := range authz.Challenges {
+			if c.Type == s.Type() {
+				return c, s
+			}
+		}
+	}
+	return nil, nil
+}
+
+// HTTP01Solver answers http-01 challenges: it is an http.Handler that
+// serves each pending key authorization at
+// /.well-known/acme-challenge/<token>, to be mounted on the server that
+// answers on port 80 for the names (see [HTTP01Solver.Handler]). Its zero
+// value is ready to use; it is safe for concurrent use.
+type HTTP01Solver struct {
+	mu     sync.Mutex
+	tokens map[string]string
+}
+
+const http01Prefix = "/.well-known/acme-challenge/"
+
+// Type returns "http-01".
+func (s *HTTP01Solver) Type() string { return "http-01" }
+
+// Present starts serving keyAuth for token.
+func (s *HTTP01Solver) Present(_ context.Context, _, token, keyAuth string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tokens == nil {
+		s.tokens = map[string]string{}
+	}
+	s.tokens[token] = keyAuth
+	return nil
+}
+
+// CleanUp stops serving token.
+func (s *HTTP01Solver) CleanUp(_ context.Context, _, token string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tokens, token)
+	return nil
+}
+
+// ServeHTTP answers a challenge request, and 404 for anything else.
+func (s *HTTP01Solver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.serve(w, r) {
+		http.NotFound(w, r)
+	}
+}
+
+// Handler returns a handler that answers challenge requests and passes
+// every other request to fallback (nil: 404).
+func (s *HTTP01Solver) Handler(fallback http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.serve(w, r) {
+			return
+		}
+		if fallback == nil {
+			http.NotFound(w, r)
+			return
+		}
+		fallback.ServeHTTP(w, r)
+	})
+}
+
+func (s *HTTP01Solver) serve(w http.ResponseWriter, r *http.Request) bool {
+	token, ok := strings.CutPrefix(r.URL.Path, http01Prefix)
+	if !ok || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	s.mu.Lock()
+	keyAuth, ok := s.tokens[token]
+	s.mu.Unlock()
+	if !ok {
+		return false
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write([]byte(keyAuth))
+	return true
+}

@@ -1,0 +1,235 @@
+package certs
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// EventKind says what happened to a certificate or a trust bundle.
+type EventKind int
+
+// Kinds of event.
+const (
+	_ EventKind = iota
+	// EventLoaded: the first certificate (or bundle) is in service.
+	EventLoaded
+	// EventRotated: a new certificate (or bundle) replaced the one in
+	// service; the next handshake uses it.
+	EventRotated
+	// EventRejected: a new value was refused (it did not parse, the key
+	// did not match, it was outside its validity window, its chain or
+	// names did not verify); the one in service stays. Event.Err says why
+	// and names the secret.
+	EventRejected
+	// EventExpiring: the certificate in service crossed an expiry
+	// threshold (Event.Threshold).
+	EventExpiring
+	// EventExpired: the certificate in service reached its NotAfter and
+	// was withdrawn.
+	EventExpired
+	// EventRenewed: a renewal obtained a new certificate. Event.Err is set
+	// when it could not be written back to the store, so that it is
+	// served from memory only.
+	EventRenewed
+	// EventRenewalFailed: a renewal attempt failed; it is retried after a
+	// backoff, and the certificate in service stays.
+	EventRenewalFailed
+	// EventWithdrawn: the certificate is no longer served: its secret was
+	// revoked or deleted, or renewals failed past Renewal.MaxStale.
+	EventWithdrawn
+)
+
+var eventNames = [...]string{"", "loaded", "rotated", "rejected", "expiring", "expired", "renewed", "renewal_failed", "withdrawn"}
+
+// String returns the kind's name: "loaded", "rotated", "rejected", ...
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// MarshalText encodes the kind's name.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event tells a subscriber what happened. It carries public certificate
+// facts, never a private key.
+type Event struct {
+	Kind        EventKind
+	Certificate string // the Pair's or TrustBundle's name
+	Secret      string // the secret concerned, when one is
+	// Serial (hexadecimal), Fingerprint (SHA-256 of the leaf's DER,
+	// hexadecimal) and NotAfter describe the certificate concerned: the
+	// new one for EventRotated and EventRenewed. For a trust bundle,
+	// Fingerprint is that of its first certificate.
+	Serial      string
+	Fingerprint string
+	NotAfter    time.Time
+	// PreviousFingerprint: for EventRotated, the certificate replaced.
+	PreviousFingerprint string
+	// Threshold: for EventExpiring, the threshold crossed.
+	Threshold Threshold
+	Time      time.Time // when it happened, by the clock of the Source
+	Err       error     // why, for rejections, failures and withdrawals
+	// Dropped counts the events after this one that were not delivered
+	// to this subscriber because its queue was full.
+	Dropped int
+}
+
+// String describes the event in one line.
+func (e Event) String() string {
+	s := e.Kind.String() + " " + e.Certificate
+	if e.Secret != "" {
+		s += " (secret " + e.Secret + ")"
+	}
+	if e.Serial != "" {
+		s += " serial " + e.Serial
+	}
+	if !e.NotAfter.IsZero() {
+		s += " not_after " + stamp(e.NotAfter)
+	}
+	if e.Kind == EventExpiring {
+		s += " threshold " + e.Threshold.String()
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// LogValue makes slog log the event's fields.
+func (e Event) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("event", e.Kind.String()), slog.String("certificate", e.Certificate)}
+	if e.Secret != "" {
+		attrs = append(attrs, slog.String("secret", e.Secret))
+	}
+	if e.Serial != "" {
+		attrs = append(attrs, slog.String("serial", e.Serial), slog.String("sha256", e.Fingerprint), slog.Time("not_after", e.NotAfter))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// defaultEventBuffer is how many events may wait for one subscriber.
+const defaultEventBuffer = 256
+
+// hub fans events out to subscribers, each on its own goroutine with its
+// own bounded queue, so that a slow subscriber delays only itself.
+type hub struct {
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	log    *slog.Logger
+}
+
+type subscriber struct {
+	fn   func(Event)
+	mu   sync.Mutex
+	q    []Event
+	wake chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (h *hub) subscribe(fn func(Event)) (cancel func(), err error) {
+	if fn == nil {
+		return nil, &Error{Op: "subscribe", Kind: ErrConfig, Err: reason("nil func")}
+	}
+	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, &Error{Op: "subscribe", Kind: ErrClosed}
+	}
+	if h.subs == nil {
+		h.subs = make(map[*subscriber]struct{})
+	}
+	h.subs[sub] = struct{}{}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		sub.run(h.log)
+	}()
+	return func() {
+		h.mu.Lock()
+		delete(h.subs, sub)
+		h.mu.Unlock()
+		sub.stop()
+	}, nil
+}
+
+// publish queues ev for every subscriber; it never blocks on one.
+func (h *hub) publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		sub.mu.Lock()
+		if n := len(sub.q); n >= defaultEventBuffer {
+			sub.q[n-1].Dropped++
+		} else {
+			sub.q = append(sub.q, ev)
+		}
+		sub.mu.Unlock()
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// close stops every subscriber and waits for their goroutines.
+func (h *hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	subs := h.subs
+	h.subs = nil
+	h.mu.Unlock()
+	for sub := range subs {
+		sub.stop()
+	}
+	h.wg.Wait()
+}
+
+func (sub *subscriber) stop() { sub.once.Do(func() { close(sub.done) }) }
+
+func (sub *subscriber) run(log *slog.Logger) {
+	for {
+		select {
+		case <-sub.done:
+			return
+		case <-sub.wake:
+		}
+		for {
+			sub.mu.Lock()
+			if len(sub.q) == 0 {
+				sub.mu.Unlock()
+				break
+			}
+			ev := sub.q[0]
+			sub.q[0] = Event{}
+			sub.q = sub.q[1:]
+			sub.mu.Unlock()
+			select {
+			case <-sub.done:
+				return
+			default:
+			}
+			sub.call(ev, log)
+		}
+	}
+}
+
+// call runs the subscriber's function, containing a panic.
+func (sub *subscriber) call(ev Event, log *slog.Logger) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("strongroom: certs event subscriber panicked", "event", ev.Kind.String(), "certificate", ev.Certificate)
+		}
+	}()
+	sub.fn(ev)
+}

@@ -1,0 +1,99 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/strongroom/strongroom/internal/guard"
+)
+
+// vault seals private keys for [sealedSigner]s: a guard of the Source's
+// own, so that a sealed key outlives the store's version of it (the store
+// wipes a superseded version after its overlap window, while a refused
+// rotation may keep the old certificate in service for much longer).
+type vault struct {
+	mu     sync.RWMutex // read-held by Open, so that close waits for signatures under way
+	g      *guard.Guard
+	closed bool
+}
+
+func newVault(allowUnlocked bool) (*vault, error) {
+	g, err := guard.New(&guard.Options{MaxLocked: 64 << 10, AllowUnlocked: allowUnlocked})
+	if err != nil {
+		return nil, err
+	}
+	return &vault{g: g}, nil
+}
+
+// signer seals key and returns a crypto.Signer that opens it for each
+// signature.
+func (v *vault) signer(key crypto.Signer) (*sealedSigner, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, &keyError{"private key cannot be sealed"}
+	}
+	defer clear(der)
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.closed {
+		return nil, &Error{Op: "seal", Kind: ErrClosed}
+	}
+	sealed, err := v.g.Seal(der)
+	if err != nil {
+		return nil, err
+	}
+	return &sealedSigner{v: v, pub: key.Public(), sealed: sealed}, nil
+}
+
+func (v *vault) close() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.closed {
+		v.closed = true
+		v.g.Close()
+	}
+}
+
+// sealedSigner is a crypto.Signer whose private key stays sealed between
+// signatures: Sign opens it into locked scratch memory, parses it, signs
+// and drops the parsed key. See Pair.SealedKey for what that buys and what
+// it costs.
+type sealedSigner struct {
+	v      *vault
+	pub    crypto.PublicKey
+	sealed *guard.Sealed
+}
+
+// Public returns the public key.
+func (s *sealedSigner) Public() crypto.PublicKey { return s.pub }
+
+// Sign opens the sealed key and signs digest with it.
+func (s *sealedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s.v.mu.RLock()
+	defer s.v.mu.RUnlock()
+	if s.v.closed {
+		return nil, &Error{Op: "sign", Kind: ErrClosed}
+	}
+	var sig []byte
+	err := s.v.g.Open(s.sealed, func(der []byte) error {
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return &keyError{"sealed private key does not parse"}
+		}
+		sig, err = k.(crypto.Signer).Sign(rand, digest, opts)
+		return err
+	})
+	return sig, err
+}
+
+// String redacts the key.
+func (s *sealedSigner) String() string { return "certs sealed signer [REDACTED]" }
+
+// Format redacts every fmt verb.
+func (s *sealedSigner) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
