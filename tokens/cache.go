@@ -34,6 +34,14 @@ type Options struct {
 	// floor on the wait, even past MaxBackoff. Zero: 1 s and 5 min.
 	MinBackoff, MaxBackoff time.Duration
 
+	// ExpiryMargin stops the Cache handing out a token this long before
+	// it expires, so that a request sent with it does not arrive after
+	// its expiry, and to allow for clock skew with the issuer; it is capped
+	// at a quarter of each token's lifetime. It matters only when
+	// refreshes fail or lag: a token is normally replaced at Ahead of its
+	// lifetime. Zero: none (a token is served until its expiry).
+	ExpiryMargin time.Duration
+
 	// Timeout bounds one fetch. Zero: 30 s.
 	Timeout time.Duration
 
@@ -81,8 +89,8 @@ type Options struct {
 // call, or after a token expired); no caller ever gets an expired token. A
 // failed fetch is retried with exponential backoff and full jitter, no
 // sooner than the server's Retry-After; meanwhile the token held is served
-// until it expires, and then calls fail with [ErrExpired] until a fetch
-// succeeds.
+// until it expires (less Options.ExpiryMargin), and then calls fail with
+// [ErrExpired] until a fetch succeeds.
 //
 // Make one with [NewCache]; it is safe for concurrent use. Close stops its
 // goroutines and timers.

@@ -460,3 +460,46 @@ func TestOptionsInvalid(t *testing.T) {
 		t.Errorf("nil fetcher: %v", err)
 	}
 }
+
+func TestExpiryMargin(t *testing.T) {
+	leakCheck(t)
+	clock := memory.NewClock(epoch)
+	up := &upstream{clock: clock, lifetime: 100 * time.Second}
+	c := newTestCache(t, up, clock, &Options{ExpiryMargin: 10 * time.Second, Ahead: 0.95, Jitter: -1})
+	ctx := context.Background()
+	held, err := c.Token(ctx, readReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.setErr(errUpstream)
+	// Ahead 0.95 would refresh at 95 s; the margin brings it to 90 s.
+	clock.Advance(89 * time.Second)
+	idle(t, c, readReq)
+	if tok, err := c.Token(ctx, readReq); tok != held || err != nil || up.count() != 1 {
+		t.Fatalf("at 89 s: %v, %v, %d fetches", tok, err, up.count())
+	}
+	clock.Advance(time.Second)
+	idle(t, c, readReq)
+	if up.count() != 2 {
+		t.Fatalf("no refresh at the start of the margin: %d fetches", up.count())
+	}
+	if _, err := c.Token(ctx, readReq); !errors.Is(err, ErrExpired) {
+		t.Fatalf("within the margin with fetches failing: %v, want ErrExpired", err)
+	}
+	// The token itself is still usable by whoever holds it.
+	if err := held.Use(func([]byte) error { return nil }); err != nil {
+		t.Fatalf("Use within the margin: %v", err)
+	}
+	// The margin is capped at a quarter of the lifetime.
+	up.setErr(nil)
+	up.lifetime = 20 * time.Second // read by the fetcher under no lock: set while idle
+	clock.Advance(10 * time.Second)
+	idle(t, c, readReq)
+	tok, err := c.Token(ctx, readReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := time.Duration(tok.serveNS-tok.expNS), -5*time.Second; got != want {
+		t.Fatalf("margin of a 20 s token: %s, want %s", -got, -want)
+	}
+}

@@ -38,8 +38,9 @@
 // held expired. A failed fetch is retried after an exponential backoff
 // with full jitter (1 s doubling to 5 min by default), and never before
 // the server's Retry-After; meanwhile the token held is served until it
-// expires. From then on calls fail at once with [ErrExpired] until the
-// next attempt succeeds: an expired token is never returned.
+// expires (less Options.ExpiryMargin, for requests in flight and clock
+// skew). From then on calls fail at once with [ErrExpired] until the next
+// attempt succeeds: an expired token is never returned.
 //
 // Unlike golang.org/x/oauth2, Token takes a context, keeps none, refreshes
 // off the caller's path at a fraction of the lifetime rather than ten

@@ -38,7 +38,7 @@ type flight struct {
 // token is the read path: an atomic load and a clock read while a token
 // is held.
 func (e *entry) token(ctx context.Context) (*Token, error) {
-	if t := e.cur.Load(); t != nil && e.c.k.clock.Now().UnixNano() < t.expNS && !e.c.closed.Load() {
+	if t := e.cur.Load(); t != nil && e.c.k.clock.Now().UnixNano() < t.serveNS && !e.c.closed.Load() {
 		return t, nil
 	}
 	return e.wait(ctx)
@@ -54,7 +54,7 @@ func (e *entry) wait(ctx context.Context) (*Token, error) {
 		}
 		now := e.c.k.clock.Now()
 		held := e.cur.Load()
-		if held != nil && !held.Expired(now) {
+		if held != nil && now.UnixNano() < held.serveNS {
 			e.mu.Unlock()
 			return held, nil
 		}
@@ -88,7 +88,7 @@ func (e *entry) failing(held *Token, err error, now, retryAt time.Time) error {
 	if held == nil {
 		return err
 	}
-	return newError("token", ErrExpired, fmt.Errorf("token for %s expired at %s and no fresh one could be obtained (next try in %s): %w",
+	return newError("token", ErrExpired, fmt.Errorf("token for %s expires at %s (within the margin, or past) and no fresh one could be obtained (next try in %s): %w",
 		e.req, held.expiresAt.UTC().Format(time.RFC3339), max(retryAt.Sub(now), 0), err))
 }
 
@@ -210,18 +210,22 @@ func (c *Cache) seal(g *Grant, req Request, now time.Time) (*Token, error) {
 	if typ == "" {
 		typ = "Bearer"
 	}
+	margin := min(c.opts.ExpiryMargin, exp.Sub(now)/4)
 	return &Token{
 		typ: typ, scopes: slices.Clip(granted.Scopes), audience: slices.Clip(granted.Audience),
-		expiresAt: exp, expNS: exp.UnixNano(), issuedAt: now, id: g.ID,
+		expiresAt: exp, expNS: exp.UnixNano(), serveNS: exp.Add(-margin).UnixNano(), issuedAt: now, id: g.ID,
 		size: len(g.Value), k: c.k, sealed: sealed,
 	}, nil
 }
 
-// plan returns how long after now t should be refreshed. e.mu is held.
+// plan returns how long after now t should be refreshed: after Ahead of
+// its lifetime, less the jitter, and no later than the end of its margin.
+// e.mu is held.
 func (e *entry) plan(now time.Time, t *Token) time.Duration {
 	life := float64(t.expiresAt.Sub(now))
 	o := e.c.opts
-	return max(time.Duration(life*o.Ahead-e.c.jitter(life*o.Jitter)), 0)
+	d := time.Duration(life*o.Ahead - e.c.jitter(life*o.Jitter))
+	return max(min(d, time.Duration(t.serveNS-now.UnixNano())), 0)
 }
 
 // backoff is the wait before the next attempt after e.failures failures:

@@ -355,7 +355,7 @@ func TestHydraClientSecretRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: time.Second})
 	src := cache.Source(tokens.Request{Scopes: []string{"read"}})
 	srv, refused := apiServer(t, e.h)
 	if _, err := src.Token(context.Background()); err != nil {
@@ -392,7 +392,7 @@ func TestHydraSigningKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond})
+	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: time.Second})
 	src := cache.Source(tokens.Request{Scopes: []string{"read"}})
 	srv, refused := apiServer(t, e.h)
 	if _, err := src.Token(context.Background()); err != nil {

@@ -31,6 +31,7 @@ type Token struct {
 	audience  []string
 	expiresAt time.Time
 	expNS     int64
+	serveNS   int64 // the Cache hands the token out until then: expNS less the margin
 	issuedAt  time.Time
 	id        string
 	size      int
