@@ -179,7 +179,8 @@ func (wallClock) Now() time.Time { return time.Now() }
 func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Token returns an unexpired token for req. While one is held it returns
-// at once, without allocating once the request has been seen; otherwise it
+// at once (a [Source] from Cache.Source also skips the normalising of req
+// that Token does on every call, and does not allocate); otherwise it
 // waits for the fetch under way (starting one if none is, unless the last
 // one failed and the backoff has not passed) or for ctx. It fails with
 // [ErrExpired] once the token held has expired and fetches fail, with the

@@ -346,23 +346,40 @@ func waitFresh(t *testing.T, src tokens.Source, t0 time.Time) *tokens.Token {
 	return nil
 }
 
-func TestHydraClientSecretRotation(t *testing.T) {
-	e := newHydraEnv(t, &testservers.HydraOptions{AccessTokenTTL: 3 * time.Second})
-	e.put(t, "secret", []byte("rotation-secret-number-one-0123"))
-	e.h.CreateClient(testservers.Client{ClientID: "rot", ClientSecret: "rotation-secret-number-one-0123",
-		GrantTypes: []string{"client_credentials"}, Scope: "read", TokenEndpointAuthMethod: "client_secret_basic"})
-	client, err := tokens.NewClient(e.h.TokenURL(), "rot", tokens.ClientSecretBasic(e.store, "secret"), nil)
+// traffic sends requests with tokens for clientID from a Cache to a
+// resource server that asks Hydra about each, until the returned function
+// is called; it then fails the test if any request failed.
+func traffic(t *testing.T, e *hydraEnv, clientID string, auth tokens.ClientAuth) (src tokens.Source, finish func(what string)) {
+	t.Helper()
+	client, err := tokens.NewClient(e.h.TokenURL(), clientID, auth, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: time.Second})
-	src := cache.Source(tokens.Request{Scopes: []string{"read"}})
+	src = cache.Source(tokens.Request{Scopes: []string{"read"}})
 	srv, refused := apiServer(t, e.h)
 	if _, err := src.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
 	wait := callUntil(t, src, srv, stop)
+	return src, func(what string) {
+		t.Helper()
+		close(stop)
+		calls, failed := wait()
+		if failed != 0 || refused.Load() != 0 {
+			t.Fatalf("%d of %d requests failed during the %s", failed, calls, what)
+		}
+		t.Logf("%d requests, none failed, across the %s", calls, what)
+	}
+}
+
+func TestHydraClientSecretRotation(t *testing.T) {
+	e := newHydraEnv(t, &testservers.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	e.put(t, "secret", []byte("rotation-secret-number-one-0123"))
+	e.h.CreateClient(testservers.Client{ClientID: "rot", ClientSecret: "rotation-secret-number-one-0123",
+		GrantTypes: []string{"client_credentials"}, Scope: "read", TokenEndpointAuthMethod: "client_secret_basic"})
+	src, finish := traffic(t, e, "rot", tokens.ClientSecretBasic(e.store, "secret"))
 
 	time.Sleep(500 * time.Millisecond)
 	// The server first, then the store: fetches in between fail and are
@@ -373,12 +390,7 @@ func TestHydraClientSecretRotation(t *testing.T) {
 	e.put(t, "secret", []byte("rotation-secret-number-two-4567"))
 	waitFresh(t, src, rotated)
 	waitFresh(t, src, time.Now()) // and once more, on the new secret alone
-	close(stop)
-	calls, failed := wait()
-	if failed != 0 || refused.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during the client secret rotation", failed, calls)
-	}
-	t.Logf("%d requests, none failed, across the client secret rotation", calls)
+	finish("client secret rotation")
 }
 
 func TestHydraSigningKeyRotation(t *testing.T) {
@@ -388,18 +400,7 @@ func TestHydraSigningKeyRotation(t *testing.T) {
 	e.h.CreateClient(testservers.Client{ClientID: "pkj", GrantTypes: []string{"client_credentials"}, Scope: "read",
 		TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthAlg: "ES256",
 		JWKS: jwks(t, []string{kid1}, []crypto.PublicKey{pub1})})
-	client, err := tokens.NewClient(e.h.TokenURL(), "pkj", tokens.PrivateKeyJWT(e.store, "client-key"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: time.Second})
-	src := cache.Source(tokens.Request{Scopes: []string{"read"}})
-	srv, refused := apiServer(t, e.h)
-	if _, err := src.Token(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	wait := callUntil(t, src, srv, stop)
+	src, finish := traffic(t, e, "pkj", tokens.PrivateKeyJWT(e.store, "client-key"))
 
 	// Publish the new key next to the old one, switch the store to it,
 	// then retire the old one.
@@ -413,12 +414,7 @@ func TestHydraSigningKeyRotation(t *testing.T) {
 	waitFresh(t, src, rotated)
 	e.h.Patch("pkj", []map[string]any{{"op": "replace", "path": "/jwks", "value": jwks(t, []string{kid2}, []crypto.PublicKey{pub2})}})
 	waitFresh(t, src, time.Now())
-	close(stop)
-	calls, failed := wait()
-	if failed != 0 || refused.Load() != 0 {
-		t.Fatalf("%d of %d requests failed during the signing key rotation", failed, calls)
-	}
-	t.Logf("%d requests, none failed, across the private_key_jwt key rotation", calls)
+	finish("private_key_jwt signing key rotation")
 }
 
 // TestHydraJWTVerifier verifies Hydra's JWT access tokens against its JWKS

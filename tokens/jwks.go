@@ -134,6 +134,9 @@ func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) {
 		return
 	}
 	keys, err := j.get(ctx)
+	if err != nil && ctx.Err() != nil {
+		return // the caller gave up: not the server's failure, and no attempt to count
+	}
 	now := j.clock.Now()
 	j.mu.Lock()
 	defer j.mu.Unlock()
