@@ -53,6 +53,8 @@ type OAuthError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the failure: endpoint, error code, description, URI,
+// HTTP status and Retry-After.
 func (e *OAuthError) Error() string {
 	var b strings.Builder
 	b.WriteString("tokens: ")
@@ -95,6 +97,7 @@ type Error struct {
 	Err  error  // the cause; may be nil
 }
 
+// Error returns "tokens: OP: KIND: CAUSE".
 func (e *Error) Error() string {
 	msg := "tokens: " + e.Op
 	if e.Kind != nil {

@@ -469,3 +469,51 @@ func TestHydraJWTVerifier(t *testing.T) {
 		t.Errorf("a token signed with the old key, still published: %v", err)
 	}
 }
+
+// TestHydraRefreshTokenGrant: the refresh token grant against Hydra, which
+// rotates refresh tokens; the hook hands each new one to the program,
+// which writes it back to the store.
+func TestHydraRefreshTokenGrant(t *testing.T) {
+	e := newHydraEnv(t, nil)
+	const secret = "refresh-client-secret-0123456789"
+	redirect := "http://127.0.0.1:9/callback"
+	e.h.CreateClient(testservers.Client{ClientID: "app", ClientSecret: secret,
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		RedirectURIs: []string{redirect}, Scope: "offline_access read", TokenEndpointAuthMethod: "client_secret_basic"})
+	rt := e.h.RefreshToken("app", secret, redirect, []string{"offline_access", "read"})
+	e.put(t, "secret", []byte(secret))
+	e.put(t, "refresh-token", []byte(rt))
+	ctx := context.Background()
+	var rotations atomic.Int64
+	client, err := tokens.NewClient(e.h.TokenURL(), "app", tokens.ClientSecretBasic(e.store, "secret"), &tokens.ClientOptions{
+		RefreshToken: "refresh-token",
+		OnRefreshToken: func(ctx context.Context, newRT []byte) error {
+			rotations.Add(1)
+			_, err := e.store.Write(ctx, "refresh-token", newRT) // persist
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	for i := 1; i <= 3; i++ {
+		g, err := client.Fetch(ctx, tokens.Request{Scopes: []string{"read"}})
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		if active, _ := e.h.Introspect(string(g.Value)); !active {
+			t.Fatalf("refresh %d: access token not active", i)
+		}
+	}
+	if got := rotations.Load(); got != 3 {
+		t.Fatalf("OnRefreshToken called %d times, want 3 (Hydra rotates refresh tokens)", got)
+	}
+	var stored string
+	if err := e.store.Use(ctx, "refresh-token", func(v []byte) error { stored = string(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if stored == rt {
+		t.Fatal("the store still holds the first refresh token")
+	}
+}

@@ -150,20 +150,20 @@ func signingMethod(alg string) jwt.SigningMethod {
 // JWK is one JSON Web Key (RFC 7517): a public key only. Symmetric ("oct")
 // and private members are never read or written.
 type JWK struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid,omitempty"`
-	Use string `json:"use,omitempty"`
-	Alg string `json:"alg,omitempty"`
-	N   string `json:"n,omitempty"`
-	E   string `json:"e,omitempty"`
-	Crv string `json:"crv,omitempty"`
-	X   string `json:"x,omitempty"`
-	Y   string `json:"y,omitempty"`
+	Kty string `json:"kty"`           // key type: "RSA", "EC" or "OKP"
+	Kid string `json:"kid,omitempty"` // key ID
+	Use string `json:"use,omitempty"` // "sig"
+	Alg string `json:"alg,omitempty"` // the one algorithm the key is for
+	N   string `json:"n,omitempty"`   // RSA modulus, base64url
+	E   string `json:"e,omitempty"`   // RSA exponent, base64url
+	Crv string `json:"crv,omitempty"` // curve: "P-256", "P-384", "P-521", "Ed25519"
+	X   string `json:"x,omitempty"`   // EC or OKP x coordinate, base64url
+	Y   string `json:"y,omitempty"`   // EC y coordinate, base64url
 }
 
 // JWKSet is a JSON Web Key Set, as served at a JWKS URL.
 type JWKSet struct {
-	Keys []JWK `json:"keys"`
+	Keys []JWK `json:"keys"` // the keys, current first
 }
 
 var b64 = base64.RawURLEncoding

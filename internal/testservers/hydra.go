@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -79,6 +81,9 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 		"URLS_SELF_ISSUER=" + h.Public,
 		"SECRETS_SYSTEM=" + hex.EncodeToString(sys[:]),
 		"LOG_LEVEL=warn",
+		// Never contacted: RefreshToken reads the challenges from the
+		// redirects and accepts them through the admin API.
+		"URLS_LOGIN=http://127.0.0.1:9/login", "URLS_CONSENT=http://127.0.0.1:9/consent",
 	}
 	if opts.AccessTokenTTL > 0 {
 		env = append(env, "TTL_ACCESS_TOKEN="+opts.AccessTokenTTL.String())
@@ -209,6 +214,69 @@ func (h *Hydra) RotateJWTKey(kid string) {
 	h.t.Helper()
 	h.admin(http.MethodPost, "/admin/keys/hydra.jwt.access-token", "application/json",
 		map[string]string{"alg": "RS256", "use": "sig", "kid": kid}, http.StatusCreated)
+}
+
+// RefreshToken runs the authorization code flow for a user "user" (login
+// and consent accepted through the admin API) and returns the refresh
+// token the code is exchanged for. The client must allow the
+// authorization_code and refresh_token grants, the response type "code",
+// redirectURI, client_secret_basic with secret, and the scope
+// offline_access.
+func (h *Hydra) RefreshToken(clientID, secret, redirectURI string, scopes []string) string {
+	h.t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	follow := func(u string) *url.URL {
+		h.t.Helper()
+		resp, err := browser.Get(u)
+		if err != nil {
+			h.t.Fatalf("authorization flow: %v", err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil {
+			h.t.Fatalf("authorization flow: HTTP %d from %s without a redirect", resp.StatusCode, u)
+		}
+		return loc
+	}
+	accept := func(kind, challenge string, body any) string {
+		h.t.Helper()
+		out := h.admin(http.MethodPut, "/admin/oauth2/auth/requests/"+kind+"/accept?"+kind+"_challenge="+url.QueryEscape(challenge),
+			"application/json", body, http.StatusOK)
+		var r struct {
+			RedirectTo string `json:"redirect_to"`
+		}
+		json.Unmarshal(out, &r)
+		return r.RedirectTo
+	}
+	q := url.Values{"client_id": {clientID}, "response_type": {"code"}, "redirect_uri": {redirectURI},
+		"scope": {strings.Join(scopes, " ")}, "state": {"state-0123456789"}}
+	login := follow(h.Public + "/oauth2/auth?" + q.Encode())
+	next := accept("login", login.Query().Get("login_challenge"), map[string]any{"subject": "user"})
+	consent := follow(next)
+	next = accept("consent", consent.Query().Get("consent_challenge"), map[string]any{"grant_scope": scopes})
+	back := follow(next)
+	code := back.Query().Get("code")
+	if code == "" {
+		h.t.Fatalf("authorization flow ended at %s without a code", back.Redacted())
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
+	req, _ := http.NewRequest(http.MethodPost, h.Public+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("code exchange: %v", err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.RefreshToken == "" {
+		h.t.Fatalf("code exchange: HTTP %d, no refresh token (%v)", resp.StatusCode, err)
+	}
+	return tok.RefreshToken
 }
 
 // admin sends body as JSON to the admin API and checks the status.
