@@ -130,7 +130,7 @@ func (a *ACME) register(ctx context.Context) error {
 func (a *ACME) Issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
 	chain, err := a.issue(ctx, csr)
 	if err != nil {
-		return nil, &Error{Op: "issue", Certificate: "acme", Kind: ErrIssue, Err: err}
+		return nil, &Error{Op: "issue (acme)", Kind: ErrIssue, Err: err}
 	}
 	return chain, nil
 }
@@ -153,20 +153,21 @@ func (a *ACME) issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byt
 	if err != nil {
 		return nil, fmt.Errorf("creating the order: %w", err)
 	}
+	orderURL := order.URI // later replies may not carry it again
 	for _, u := range order.AuthzURLs {
 		if err := a.authorize(ctx, u); err != nil {
 			return nil, err
 		}
 	}
-	if order, err = a.client.WaitOrder(ctx, order.URI); err != nil {
+	if order, err = a.client.WaitOrder(ctx, orderURL); err != nil {
 		return nil, fmt.Errorf("waiting for the order to be ready: %w", err)
 	}
 	chain, _, err := a.client.CreateOrderCert(ctx, order.FinalizeURL, csr.Raw, true)
-	if err != nil && order.URI != "" {
+	if err != nil && orderURL != "" {
 		// Some servers (Pebble) answer the finalization without the
 		// order's Location, which CreateOrderCert needs to wait for a
 		// processing order: poll the order we know instead.
-		if o, werr := a.client.WaitOrder(ctx, order.URI); werr == nil && o.Status == acme.StatusValid && o.CertURL != "" {
+		if o, werr := a.client.WaitOrder(ctx, orderURL); werr == nil && o.Status == acme.StatusValid && o.CertURL != "" {
 			chain, err = a.client.FetchCert(ctx, o.CertURL, true)
 		}
 	}

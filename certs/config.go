@@ -113,9 +113,10 @@ type ClientOptions struct {
 	RootCAs *TrustBundle
 
 	// ServerName is the name the server's certificate must hold when
-	// verified against RootCAs. Zero: the config's ServerName, else the
-	// server name the client sent (SNI). A client that dials an IP address
-	// sends none, so set it then (to the IP address, say).
+	// verified against RootCAs. Zero: the server name the client sent
+	// (SNI: the ServerName of the config in use, or the host dialled),
+	// else, since no SNI is sent for an IP address, the ServerName the
+	// config had when it was hooked.
 	ServerName string
 }
 
@@ -149,15 +150,15 @@ func HookClientConfig(cfg *tls.Config, src *Source, opts *ClientOptions) {
 	if o.RootCAs == nil {
 		return
 	}
-	if o.ServerName == "" {
-		o.ServerName = cfg.ServerName
-	}
-	bundle, user, now := o.RootCAs, cfg.VerifyConnection, cfg.Time
+	bundle, user, now, cfgName := o.RootCAs, cfg.VerifyConnection, cfg.Time, cfg.ServerName
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		name := o.ServerName
 		if name == "" {
-			name = cs.ServerName
+			name = cs.ServerName // the name sent, also from a clone of cfg (as http.Transport makes)
+		}
+		if name == "" {
+			name = cfgName // an IP address: no SNI is sent
 		}
 		if name == "" {
 			return &Error{Op: "verify", Certificate: bundle.opts.Name, Kind: ErrConfig,

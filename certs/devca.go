@@ -151,10 +151,7 @@ func (ca *DevCA) sign(ctx context.Context, fn func(*ecdsa.PrivateKey) ([]byte, e
 	})
 	if err != nil {
 		e := err.(*Error)
-		e.Op = "issue"
-		if ca.root != nil {
-			e.Certificate = ca.root.Subject.CommonName
-		}
+		e.Op = "issue (dev ca)"
 		return nil, e
 	}
 	return der, nil
@@ -166,7 +163,7 @@ func (ca *DevCA) sign(ctx context.Context, fn func(*ecdsa.PrivateKey) ([]byte, e
 // name.
 func (ca *DevCA) Issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
 	bad := func(format string, args ...any) ([][]byte, error) {
-		return nil, &Error{Op: "issue", Certificate: ca.root.Subject.CommonName, Kind: ErrIssue, Err: reason(format, args...)}
+		return nil, &Error{Op: "issue (dev ca)", Kind: ErrIssue, Err: reason(format, args...)}
 	}
 	if err := csr.CheckSignature(); err != nil {
 		return bad("the request's signature does not verify: %v", err)

@@ -55,13 +55,16 @@ type alarm struct {
 }
 
 // alarms returns the thresholds of leaf in time order, ending with its
-// expiry. Of those already crossed at now, only the last is kept (one
-// warning for a certificate loaded late in its life, not one per
-// threshold).
+// expiry. A threshold at or before NotBefore (7 days left, for a
+// certificate that lives a day) says nothing and is skipped. Of those
+// already crossed at now, only the last is kept (one warning for a
+// certificate loaded late in its life, not one per threshold).
 func alarms(leaf *x509.Certificate, thresholds []Threshold, now time.Time) []alarm {
 	as := make([]alarm, 0, len(thresholds)+1)
 	for _, t := range thresholds {
-		as = append(as, alarm{at: t.at(leaf), threshold: t})
+		if at := t.at(leaf); at.After(leaf.NotBefore) {
+			as = append(as, alarm{at: at, threshold: t})
+		}
 	}
 	sort.SliceStable(as, func(i, j int) bool { return as[i].at.Before(as[j].at) })
 	as = append(as, alarm{at: leaf.NotAfter, expired: true})

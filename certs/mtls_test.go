@@ -144,3 +144,53 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// The Hook functions add rotation to configs the program already has:
+// their own GetConfigForClient and VerifyConnection still run, and
+// Certificates set before are cleared in favour of the hooks.
+func TestHookExistingConfigs(t *testing.T) {
+	f := newFixture(t, nil)
+	ca := newCA(t, "ca")
+	srv, cli := ca.issue(t, nil, "localhost"), ca.issue(t, &leafOpts{client: true}, "client")
+	f.declare("ca", ca.pem, certs.BundleSpec)
+	bundle, err := certs.NewTrustBundle(ctx(t), f.store, "ca", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bundle.Close() })
+	srvSrc := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("srv", srv)}})
+	cliSrc := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("cli", cli)}})
+
+	var sawHello, sawVerify bool
+	server := &tls.Config{
+		Certificates: []tls.Certificate{tlsCert(t, ca.issue(t, nil, "stale"))},
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			sawHello = true
+			return nil, nil
+		},
+	}
+	certs.HookServerConfig(server, srvSrc, &certs.ServerOptions{ClientCAs: bundle})
+	client := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			sawVerify = len(cs.PeerCertificates) > 0
+			return nil
+		}}
+	certs.HookClientConfig(client, cliSrc, &certs.ClientOptions{RootCAs: bundle})
+	s := serve(t, server)
+	mustServe(t, s, client, srv.serial)
+	if !sawHello || !sawVerify {
+		t.Errorf("the config's own hooks ran: GetConfigForClient %v, VerifyConnection %v", sawHello, sawVerify)
+	}
+	// The client's verification against the bundle is real: a server
+	// certificate for another name is refused.
+	other := client.Clone()
+	other.ServerName = "elsewhere.test"
+	if _, err := handshake(t, s, other); err == nil {
+		t.Error("client accepted a certificate for the wrong name")
+	}
+	// No client certificate: the server refuses.
+	bare := certs.ClientConfig(nil, &certs.ClientOptions{RootCAs: bundle, ServerName: "localhost"})
+	if _, err := handshake(t, s, bare); err == nil {
+		t.Error("server accepted a client without a certificate")
+	}
+}

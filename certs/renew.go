@@ -246,6 +246,10 @@ func (ps *pairState) issue(ctx context.Context) (*candidate, error) {
 	}
 	chainDER, err := r.Issuer.Issue(ctx, csr)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, ps.named(err) // this package's issuers say what failed
+		}
 		return fail(ErrIssue, err)
 	}
 	if len(chainDER) == 0 {

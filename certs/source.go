@@ -38,8 +38,10 @@ type Options struct {
 	MeterProvider metric.MeterProvider
 
 	// Thresholds are when, before a certificate's NotAfter, an
-	// EventExpiring is published. Nil: DefaultThresholds(). An empty,
-	// non-nil slice: none (expiry itself is always reported).
+	// EventExpiring is published; a threshold longer than a
+	// certificate's whole lifetime is skipped for it. Nil:
+	// DefaultThresholds(). An empty, non-nil slice: none (expiry itself
+	// is always reported).
 	Thresholds []Threshold
 
 	// Random supplies randomness for renewal jitter and backoff (a
