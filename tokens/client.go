@@ -349,7 +349,7 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	if err != nil {
 		return err
 	}
-	defer clear(resp.body)
+	defer resp.wipe()
 	if resp.status != http.StatusOK {
 		return resp.scrubbed(parseErrorResponse("revocation", resp.status, resp.header, resp.body, c.clock.Now()))
 	}
@@ -402,11 +402,12 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []par
 			return nil, nil, err
 		}
 		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, c.clock.Now())
-		clear(resp.body)
 		if err == nil {
+			resp.wipe()
 			return g, rt, nil
 		}
 		err = resp.scrubbed(err)
+		resp.wipe()
 		var oe *OAuthError
 		if try == 0 && errors.As(err, &oe) && oe.Code == "invalid_client" && c.credentialChanged(ctx, resp.version) {
 			c.log.Info("tokens: client credential changed in the store during a request; retrying with the new version")
@@ -432,18 +433,20 @@ type response struct {
 	header  http.Header
 	body    []byte
 	version string   // the credential's version used
-	creds   [][]byte // credential bytes sent, for scrubbing; wiped by request's caller via scrubbed
+	creds   [][]byte // credential bytes sent, for scrubbing
 }
 
-// scrubbed withholds any text of err that quotes a credential sent, then
-// wipes the copies kept for that check.
+// wipe clears the body and the copies of the credentials sent.
+func (r *response) wipe() {
+	clear(r.body)
+	for _, b := range r.creds {
+		clear(b)
+	}
+	r.body, r.creds = nil, nil
+}
+
+// scrubbed withholds any text of err that quotes a credential sent.
 func (r *response) scrubbed(err error) error {
-	defer func() {
-		for _, b := range r.creds {
-			clear(b)
-		}
-		r.creds = nil
-	}()
 	var oe *OAuthError
 	if errors.As(err, &oe) {
 		for _, b := range r.creds {
@@ -460,9 +463,13 @@ func (r *response) scrubbed(err error) error {
 func (c *Client) request(ctx context.Context, endpoint, target string, form url.Values, secret []param) (*response, error) {
 	r := &response{}
 	var bufs [][]byte // every plaintext built here; wiped on return
+	done := false
 	defer func() {
 		for _, b := range bufs {
 			clear(b)
+		}
+		if !done {
+			r.wipe() // the caller gets no response to wipe
 		}
 	}()
 	base := []byte(encodeForm(form))
@@ -534,9 +541,9 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	r.status, r.header = resp.StatusCode, resp.Header
 	r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		clear(r.body)
 		return nil, newError(endpoint+" request", nil, errors.New("reading the response: "+err.Error()))
 	}
+	done = true
 	return r, nil
 }
 

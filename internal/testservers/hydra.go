@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -188,13 +189,25 @@ func (h *Hydra) Patch(clientID string, ops []map[string]any) {
 	h.admin(http.MethodPatch, "/admin/clients/"+clientID, "application/json", ops, http.StatusOK)
 }
 
-// Introspect reports whether Hydra considers token active, and its scope.
+// Introspect reports whether Hydra considers token active, and its scope;
+// it fails the test when Hydra cannot answer. Call it from the test's
+// goroutine; elsewhere use TryIntrospect.
 func (h *Hydra) Introspect(token string) (active bool, scope string) {
 	h.t.Helper()
-	resp, err := http.Post(h.Admin+"/admin/oauth2/introspect", "application/x-www-form-urlencoded",
-		strings.NewReader("token="+token))
+	active, scope, err := h.TryIntrospect(token)
 	if err != nil {
-		h.t.Fatalf("introspect: %v", err)
+		h.t.Fatal(err)
+	}
+	return active, scope
+}
+
+// TryIntrospect is Introspect returning its error, for use from handlers
+// and other goroutines than the test's.
+func (h *Hydra) TryIntrospect(token string) (active bool, scope string, err error) {
+	resp, err := http.Post(h.Admin+"/admin/oauth2/introspect", "application/x-www-form-urlencoded",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		return false, "", fmt.Errorf("introspect: %v", err)
 	}
 	defer resp.Body.Close()
 	var r struct {
@@ -202,9 +215,9 @@ func (h *Hydra) Introspect(token string) (active bool, scope string) {
 		Scope  string `json:"scope"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusOK {
-		h.t.Fatalf("introspect: HTTP %d, %v", resp.StatusCode, err)
+		return false, "", fmt.Errorf("introspect: HTTP %d, %v", resp.StatusCode, err)
 	}
-	return r.Active, r.Scope
+	return r.Active, r.Scope, nil
 }
 
 // RotateJWTKey adds a new RS256 key to the set that signs JWT access
@@ -286,7 +299,9 @@ func (h *Hydra) admin(method, path, ctype string, body any, want int) []byte {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Minutes, not seconds: creating a key set makes Hydra generate an
+	// RSA key, which a loaded machine takes its time over.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, method, h.Admin+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", ctype)
