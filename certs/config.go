@@ -83,7 +83,7 @@ func (h *serverHook) configFor(hello *tls.ClientHelloInfo) (*tls.Config, error) 
 	}
 	st := h.bundle.state.Load()
 	if st == nil {
-		return nil, &Error{Op: "serve", Certificate: h.bundle.opts.Name, Kind: ErrUntrusted, Err: errNoTrust}
+		return nil, &Error{Op: "serve", Certificate: h.bundle.opts.Name, Kind: ErrUntrusted, Err: errNoTrust()}
 	}
 	if h.user != nil {
 		cfg, err := h.user(hello)

@@ -61,6 +61,8 @@ type Error struct {
 	Err         error  // the cause; may be nil
 }
 
+// Error formats the error: "certs: NAME: OP: secret S version V: KIND: CAUSE",
+// leaving out what is empty.
 func (e *Error) Error() string {
 	msg := "certs: "
 	if e.Certificate != "" {

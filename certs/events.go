@@ -57,16 +57,15 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 // Event tells a subscriber what happened. It carries public certificate
 // facts, never a private key.
 type Event struct {
-	Kind        EventKind
-	Certificate string // the Pair's or TrustBundle's name
-	Secret      string // the secret concerned, when one is
-	// Serial (hexadecimal), Fingerprint (SHA-256 of the leaf's DER,
-	// hexadecimal) and NotAfter describe the certificate concerned: the
-	// new one for EventRotated and EventRenewed. For a trust bundle,
-	// Fingerprint is that of its first certificate.
-	Serial      string
-	Fingerprint string
-	NotAfter    time.Time
+	Kind        EventKind // what happened
+	Certificate string    // the Pair's or TrustBundle's name
+	Secret      string    // the secret concerned, when one is
+	// Serial, Fingerprint and NotAfter describe the certificate
+	// concerned: the new one for EventRotated and EventRenewed, the first
+	// of the bundle for a TrustBundle's events. Empty for failures.
+	Serial      string    // hexadecimal
+	Fingerprint string    // SHA-256 of the leaf's DER, hexadecimal
+	NotAfter    time.Time // the leaf's
 	// PreviousFingerprint: for EventRotated, the certificate replaced.
 	PreviousFingerprint string
 	// Threshold: for EventExpiring, the threshold crossed.

@@ -15,15 +15,15 @@ type Info struct {
 	Unavailable string
 
 	// The certificate in service (zero when none is).
-	Subject     string
-	Issuer      string
-	Serial      string // hexadecimal
-	DNSNames    []string
-	IPAddresses []net.IP
-	NotBefore   time.Time
-	NotAfter    time.Time
-	Fingerprint string // SHA-256 of the leaf's DER, hexadecimal
-	ChainLength int
+	Subject     string    // the leaf's subject
+	Issuer      string    // the leaf's issuer
+	Serial      string    // hexadecimal
+	DNSNames    []string  // the leaf's DNS SANs
+	IPAddresses []net.IP  // the leaf's IP SANs
+	NotBefore   time.Time // the leaf's validity window: from
+	NotAfter    time.Time // to
+	Fingerprint string    // SHA-256 of the leaf's DER, hexadecimal
+	ChainLength int       // certificates served, leaf included
 	ServerNames []string  // the names it is served for
 	Since       time.Time // in service since
 
@@ -36,8 +36,8 @@ type Info struct {
 
 	NextRenewal     time.Time // zero without a Renewal
 	RenewalFailures int       // consecutive
-	LastError       string
-	LastErrorAt     time.Time
+	LastError       string    // the last refusal or failure, also after a later success
+	LastErrorAt     time.Time // when it happened
 }
 
 // Certificates describes the Source's certificates, in the order of
@@ -85,7 +85,7 @@ func (ps *pairState) info() Info {
 // Renewal.MaxStale or its expiry.
 func (s *Source) Health() error {
 	if s.life.isClosed() {
-		return errClosed
+		return errClosed()
 	}
 	var errs []error
 	for _, ps := range s.pairs {

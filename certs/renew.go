@@ -44,8 +44,8 @@ type Renewal struct {
 	// DNSNames and IPAddresses are the names to request. Zero (both): the
 	// names of the certificate in service; a pair whose secrets hold no
 	// certificate yet needs them.
-	DNSNames    []string
-	IPAddresses []net.IP
+	DNSNames    []string // DNS names to request
+	IPAddresses []net.IP // IP addresses to request
 
 	// Ahead is the fraction of a certificate's lifetime (NotBefore to
 	// NotAfter) after which it is renewed. Zero: 2/3. In (0, 1).

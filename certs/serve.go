@@ -92,7 +92,7 @@ func (s *Source) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 	}
 	snap := s.snap.Load()
 	if snap == nil {
-		return nil, errClosed
+		return nil, errClosed()
 	}
 	ps := snap.find(hello.ServerName)
 	if sv := ps.cur.Load(); sv != nil {
@@ -101,12 +101,14 @@ func (s *Source) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 	return nil, ps.unavailable()
 }
 
-var errClosed = &Error{Op: "serve", Kind: ErrClosed}
+// errClosed is the error of a hook called after Close.
+func errClosed() error { return &Error{Op: "serve", Kind: ErrClosed} }
 
 // unavailable says why ps serves nothing.
 func (ps *pairState) unavailable() error {
 	if err := ps.down.Load(); err != nil {
-		return err
+		cp := *err // a copy: the caller may keep or change it
+		return &cp
 	}
 	return &Error{Op: "serve", Certificate: ps.p.Name, Kind: ErrNoCertificate, Err: reason("no certificate loaded")}
 }
@@ -124,7 +126,7 @@ func (s *Source) GetClientCertificate(cri *tls.CertificateRequestInfo) (*tls.Cer
 	}
 	snap := s.snap.Load()
 	if snap == nil {
-		return nil, errClosed
+		return nil, errClosed()
 	}
 	for _, ps := range s.pairs {
 		if sv := ps.cur.Load(); sv != nil && cri.SupportsCertificate(sv.cert) == nil {

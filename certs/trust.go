@@ -282,7 +282,7 @@ func (b *TrustBundle) Certificates() []*x509.Certificate {
 func (b *TrustBundle) Verify(chain []*x509.Certificate, opts x509.VerifyOptions) ([][]*x509.Certificate, error) {
 	st := b.state.Load()
 	if st == nil || len(chain) == 0 {
-		return nil, &Error{Op: "verify", Certificate: b.opts.Name, Kind: ErrUntrusted, Err: errNoTrust}
+		return nil, &Error{Op: "verify", Certificate: b.opts.Name, Kind: ErrUntrusted, Err: errNoTrust()}
 	}
 	opts.Roots = st.pool
 	opts.Intermediates = x509.NewCertPool()

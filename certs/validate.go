@@ -115,7 +115,7 @@ func verifyChain(chain []*x509.Certificate, now time.Time, v *Validation) error 
 	if v.Trust != nil {
 		st := v.Trust.state.Load()
 		if st == nil {
-			return errNoTrust
+			return errNoTrust()
 		}
 		opts.Roots = st.pool
 		_, err = chain[0].Verify(opts)
@@ -123,7 +123,7 @@ func verifyChain(chain []*x509.Certificate, now time.Time, v *Validation) error 
 	return err
 }
 
-var errNoTrust = reason("the trust bundle holds no certificates")
+func errNoTrust() error { return reason("the trust bundle holds no certificates") }
 
 func hasDNSName(leaf *x509.Certificate, name string) bool {
 	// VerifyHostname ignores case and lets a wildcard SAN cover a name
