@@ -397,11 +397,15 @@ type param struct {
 // new one.
 func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param) (*Grant, []byte, error) {
 	for try := 0; ; try++ {
+		// expires_in counts from when the server answered, which is after
+		// the request left: counting from then never overstates the
+		// lifetime, however slow the answer.
+		sent := c.clock.Now()
 		resp, err := c.request(ctx, "token", c.tokenURL, form, secret)
 		if err != nil {
 			return nil, nil, err
 		}
-		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, c.clock.Now())
+		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, sent)
 		if err == nil {
 			resp.wipe()
 			return g, rt, nil
