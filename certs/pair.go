@@ -100,11 +100,11 @@ func (ps *pairState) evaluate(trigger string, force bool) {
 		ps.refusedLocked(err)
 		return
 	}
-	if seen := [2]version{c.cert, c.keyV}; seen == ps.seen && !force {
+	seen := [2]version{c.cert, c.keyV}
+	if seen == ps.seen && !force {
 		return
-	} else {
-		ps.seen = seen
 	}
+	ps.seen = seen
 	if cur := ps.cur.Load(); cur != nil && cur.id == chainID(c.chain) && matches(c.chain[0], c.key) {
 		return // the same pair (a rewrite, or our own renewal written back)
 	}
