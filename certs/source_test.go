@@ -278,3 +278,23 @@ func serveWithContext(t *testing.T, cfg *tls.Config) *server {
 	})
 	return s
 }
+
+// Revoking a pair's secret takes its certificate out of service at once.
+func TestRevokedSecretWithdraws(t *testing.T) {
+	f := newFixture(t, nil)
+	ca := newCA(t, "ca")
+	src := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("web", ca.issue(t, nil, "localhost"))}})
+	if err := f.store.Revoke(ctx(t), "web-key"); err != nil {
+		t.Fatal(err)
+	}
+	e := f.next(certs.EventWithdrawn, "web")
+	if e.Err == nil || !strings.Contains(e.Err.Error(), "web-key") {
+		t.Errorf("withdrawal %v does not name the revoked secret", e.Err)
+	}
+	if _, err := src.GetCertificate(&tls.ClientHelloInfo{ServerName: "localhost"}); !errors.Is(err, certs.ErrNoCertificate) {
+		t.Errorf("GetCertificate after revocation = %v, want ErrNoCertificate", err)
+	}
+	if err := src.Health(); err == nil {
+		t.Error("Health reports nothing after a revocation")
+	}
+}
