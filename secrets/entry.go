@@ -270,7 +270,7 @@ func (e *entry) vet(v *providers.Value, now time.Time) (map[string]string, *Erro
 		}
 	}
 	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
-		return reject(fmt.Errorf("value expired at %s", v.ExpiresAt.UTC().Format(time.RFC3339)))
+		return reject(fmt.Errorf("value expired at %s: %w", v.ExpiresAt.UTC().Format(time.RFC3339), ErrExpired))
 	}
 	var details map[string]string
 	if e.spec.Describe != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/providers/memory"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -265,5 +266,15 @@ func TestWriteExpiryDescribe(t *testing.T) {
 	f.store.Create(ctx(t), secrets.Spec{Name: "gen"}, &secrets.Key{})
 	if _, err := f.store.Write(ctx(t), "gen", []byte("x")); !errors.Is(err, secrets.ErrUnsupported) {
 		t.Errorf("Write to a generated secret = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestExpiredValueRejectedAsExpired(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add(secrets.Spec{Name: "e"}, "v", nil)
+	f.mem.Set("e", []byte("w"), &memory.SetOptions{ExpiresAt: epoch.Add(-time.Minute)})
+	err := f.store.Refresh(ctx(t), "e")
+	if !errors.Is(err, secrets.ErrInvalid) || !errors.Is(err, secrets.ErrExpired) {
+		t.Errorf("an expired value = %v, want ErrInvalid and ErrExpired", err)
 	}
 }
