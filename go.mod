@@ -1,6 +1,6 @@
 module github.com/strongroom/strongroom
 
-go 1.25.0
+go 1.25.7
 
 require (
 	github.com/awnumar/memguard v0.23.0
