@@ -19,11 +19,13 @@ type Clock interface {
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
 }
 
-// realClock is the wall clock.
-type realClock struct{}
+// WallClock is the real clock, the default of every Clock option.
+type WallClock struct{}
 
-func (realClock) Now() time.Time { return time.Now() }
+// Now returns time.Now().
+func (WallClock) Now() time.Time { return time.Now() }
 
-func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
+// AfterFunc is time.AfterFunc.
+func (WallClock) AfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }

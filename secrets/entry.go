@@ -394,13 +394,7 @@ func (e *entry) fail(kind EventKind, err *Error, now time.Time) error {
 // backoff is the wait before the next attempt after e.failures failures:
 // full jitter over an exponential bound. e.mu is held.
 func (e *entry) backoff() time.Duration {
-	r := e.spec.Refresh
-	bound := r.MinBackoff
-	for i := 1; i < e.failures && bound < r.MaxBackoff; i++ {
-		bound *= 2
-	}
-	bound = min(bound, r.MaxBackoff)
-	return max(time.Duration(e.s.jitter(float64(bound))), r.MinBackoff/10)
+	return e.s.rand.Backoff(e.failures, e.spec.Refresh.MinBackoff, e.spec.Refresh.MaxBackoff)
 }
 
 // plan returns when sec should next be refreshed; zero for never. e.mu is held.
@@ -411,12 +405,11 @@ func (e *entry) plan(now time.Time, sec *Secret) time.Time {
 	r := e.spec.Refresh
 	var next time.Time
 	if !sec.expiresAt.IsZero() {
-		life := float64(sec.expiresAt.Sub(now))
-		next = now.Add(time.Duration(life*r.Ahead - e.s.jitter(life*r.Jitter)))
+		life := sec.expiresAt.Sub(now)
+		next = now.Add(time.Duration(float64(life)*r.Ahead) - e.s.rand.Upto(time.Duration(float64(life)*r.Jitter)))
 	}
 	if r.Interval > 0 {
-		iv := float64(r.Interval)
-		poll := now.Add(time.Duration(iv - e.s.jitter(iv*r.Jitter)))
+		poll := now.Add(r.Interval - e.s.rand.Upto(time.Duration(float64(r.Interval)*r.Jitter)))
 		if next.IsZero() || poll.Before(next) {
 			next = poll
 		}

@@ -2,15 +2,14 @@ package secrets
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
 	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
 
+	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/providers"
 )
@@ -28,8 +27,7 @@ type Store struct {
 	hub       hub
 	sched     scheduler
 
-	randMu sync.Mutex
-	random io.Reader
+	rand *backoff.Rand // jitter and backoff
 
 	// entries maps names to *entry. Reads are lock-free (sync.Map reads
 	// neither lock nor allocate); mu serialises the writers.
@@ -80,11 +78,9 @@ func open(ctx context.Context, opts *Options) (*Store, error) {
 		}
 	}
 	if s.clock = o.Clock; s.clock == nil {
-		s.clock = realClock{}
+		s.clock = WallClock{}
 	}
-	if s.random = o.Random; s.random == nil {
-		s.random = rand.Reader
-	}
+	s.rand = backoff.New(o.Random)
 	if s.log = o.Logger; s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -324,21 +320,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// jitter returns a uniform random duration in [0, d).
-func (s *Store) jitter(d float64) float64 {
-	if d <= 0 {
-		return 0
-	}
-	var b [8]byte
-	s.randMu.Lock()
-	_, err := io.ReadFull(s.random, b[:])
-	s.randMu.Unlock()
-	if err != nil {
-		return d / 2
-	}
-	u := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-	return d * float64(u>>11) / (1 << 53)
 }
