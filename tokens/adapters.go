@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -54,9 +55,12 @@ type OAuth2Options struct {
 // Options.Timeout: no context is captured, so none can expire under it.
 //
 // The oauth2.Token's AccessToken is an ordinary string: from there on the
-// value lives on the Go heap, outside guarded memory. Its Expiry is the
-// token's; src already refreshes ahead, so wrapping the result in
-// oauth2.ReuseTokenSource adds nothing but its lock.
+// value lives on the Go heap, outside guarded memory. The adapter makes
+// that string once per token, not once per call: it keeps the last one
+// (until src hands out another) and returns a copy of the oauth2.Token
+// that shares it. Its Expiry is the token's; src already refreshes ahead,
+// so wrapping the result in oauth2.ReuseTokenSource adds nothing but its
+// lock.
 func OAuth2TokenSource(src Source, opts *OAuth2Options) oauth2.TokenSource {
 	s := &oauth2Source{src: src, timeout: 30 * time.Second}
 	if opts != nil && opts.Timeout > 0 {
@@ -68,6 +72,13 @@ func OAuth2TokenSource(src Source, opts *OAuth2Options) oauth2.TokenSource {
 type oauth2Source struct {
 	src     Source
 	timeout time.Duration
+	last    atomic.Pointer[oauth2Made]
+}
+
+// oauth2Made is the oauth2.Token made for one Token.
+type oauth2Made struct {
+	from *Token
+	tok  oauth2.Token
 }
 
 func (s *oauth2Source) Token() (*oauth2.Token, error) {
@@ -77,13 +88,19 @@ func (s *oauth2Source) Token() (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &oauth2.Token{TokenType: authScheme(tok.Type()), Expiry: tok.ExpiresAt()}
+	if m := s.last.Load(); m != nil && m.from == tok {
+		out := m.tok
+		return &out, nil
+	}
+	m := &oauth2Made{from: tok, tok: oauth2.Token{TokenType: authScheme(tok.Type()), Expiry: tok.ExpiresAt()}}
 	err = tok.Use(func(v []byte) error {
-		out.AccessToken = string(v)
+		m.tok.AccessToken = string(v)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	s.last.Store(m)
+	out := m.tok
+	return &out, nil
 }

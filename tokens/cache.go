@@ -49,11 +49,24 @@ type Options struct {
 	// not say when it expires. Zero: 5 min.
 	AssumedLifetime time.Duration
 
-	// KeepOnClose leaves the tokens held unrevoked when the Cache closes.
+	// IdleAfter stops refreshing the token of a Request that nobody asked
+	// for in this long: when its next refresh (or retry) falls due, the
+	// Cache forgets the Request, and revokes and wipes its token unless a
+	// caller was given it (such a token keeps working until it expires).
+	// A later call for the Request starts afresh. Idleness is recorded to
+	// within a sixteenth of IdleAfter, to keep the read path free of
+	// shared writes. Zero: 1 h. Negative: never (every Request ever asked
+	// is refreshed until Close or Drop).
+	IdleAfter time.Duration
+
+	// KeepOnClose leaves the tokens held unrevoked when the Cache closes,
+	// and a token that a fetch cut short by Close obtained all the same.
 	// False: Close revokes them when the Fetcher is a [Revoker].
 	KeepOnClose bool
 
-	// RevokeTimeout bounds the revocations Close makes. Zero: 10 s.
+	// RevokeTimeout bounds the revocations Close makes, and each
+	// revocation of a token that arrived after its Request was dropped or
+	// evicted, or after Close began. Zero: 10 s.
 	RevokeTimeout time.Duration
 
 	// Clock is the source of time: expiry, refresh and backoff. A
@@ -92,21 +105,30 @@ type Options struct {
 // until it expires (less Options.ExpiryMargin), and then calls fail with
 // [ErrExpired] until a fetch succeeds.
 //
+// The Cache hands out what the server granted: a server may grant fewer
+// scopes than were asked for (RFC 6749 section 3.3), and the token is
+// served all the same; [Token.Scopes] says what was granted, and a
+// resource server refuses what the token does not cover.
+//
+// A Request nobody asks for in Options.IdleAfter is forgotten (see there).
+//
 // Make one with [NewCache]; it is safe for concurrent use. Close stops its
 // goroutines and timers.
 type Cache struct {
-	f    Fetcher
-	opts Options
-	k    *keeper
-	log  *slog.Logger
+	f         Fetcher
+	opts      Options
+	k         *keeper
+	log       *slog.Logger
+	idleGrain int64 // ns: the last-asked time is recorded to within this
 
 	randMu sync.Mutex
 	random io.Reader
 
 	entries   sync.Map   // request key -> *entry; reads lock nothing
-	mu        sync.Mutex // serialises writers of entries and closed
+	mu        sync.Mutex // serialises writers of entries and closed, and lateErrs
 	closed    atomic.Bool
-	wg        sync.WaitGroup // fetches under way
+	wg        sync.WaitGroup // fetches and evictions under way
+	lateErrs  []error        // revocations of tokens that arrived during Close
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -141,6 +163,13 @@ func NewCache(f Fetcher, opts *Options) (*Cache, error) {
 	setDefault(&o.Timeout, 30*time.Second)
 	setDefault(&o.AssumedLifetime, 5*time.Minute)
 	setDefault(&o.RevokeTimeout, 10*time.Second)
+	switch {
+	case o.IdleAfter == 0:
+		o.IdleAfter = time.Hour
+	case o.IdleAfter < 0:
+		o.IdleAfter = -1
+	}
+	c.idleGrain = int64(o.IdleAfter / 16)
 	if o.MaxBackoff < o.MinBackoff {
 		return nil, invalidf("new cache", "MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
 	}
@@ -161,7 +190,7 @@ func NewCache(f Fetcher, opts *Options) (*Cache, error) {
 	if !g.Locked() {
 		c.log.Warn("tokens: memory cannot be locked; tokens stay sealed but scratch memory and the sealing key may be swapped to disk")
 	}
-	c.k = &keeper{guard: g, clock: clock}
+	c.k = newKeeper(g, clock)
 	return c, nil
 }
 
@@ -179,49 +208,76 @@ func (wallClock) Now() time.Time { return time.Now() }
 func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Token returns an unexpired token for req. While one is held it returns
-// at once (a [Source] from Cache.Source also skips the normalising of req
-// that Token does on every call, and does not allocate); otherwise it
-// waits for the fetch under way (starting one if none is, unless the last
-// one failed and the backoff has not passed) or for ctx. It fails with
+// at once (a [Source] from Cache.Source also skips the checking and
+// normalising of req that Token does on every call, and does not
+// allocate); otherwise it waits for the fetch under way (starting one if
+// none is, unless the last one failed and the backoff has not passed) or
+// for ctx. It fails with [ErrInvalid] for a malformed req, with
 // [ErrExpired] once the token held has expired and fetches fail, with the
 // fetch's error when no token was ever obtained, and with [ErrClosed] after
-// Close.
+// Close. A call that meets a concurrent Drop (or idle eviction) of req
+// goes on with a fresh fetch rather than fail.
 func (c *Cache) Token(ctx context.Context, req Request) (*Token, error) {
-	e, err := c.entry(req.normal())
+	req, err := req.normal()
 	if err != nil {
 		return nil, err
 	}
-	return e.token(ctx)
+	key := req.key()
+	for {
+		e, err := c.entry(req, key)
+		if err != nil {
+			return nil, err
+		}
+		t, err := e.token(ctx)
+		if err != errEntryGone {
+			return t, err
+		}
+	}
 }
 
 // Source returns a [Source] of tokens for req from the Cache. Keeping the
-// Source saves the lookup that Cache.Token makes on every call.
+// Source saves the lookup that Cache.Token makes on every call. A
+// malformed req makes every call of the Source fail with [ErrInvalid].
 func (c *Cache) Source(req Request) Source {
-	s := &cacheSource{c: c, req: req.normal()}
-	return s
+	norm, err := req.normal()
+	return &cacheSource{c: c, req: norm, key: norm.key(), err: err}
 }
 
 type cacheSource struct {
 	c   *Cache
 	req Request
+	key string
+	err error // from checking req
 	e   atomic.Pointer[entry]
 }
 
 func (s *cacheSource) Token(ctx context.Context) (*Token, error) {
-	e := s.e.Load()
-	if e == nil || e.dropped.Load() {
-		var err error
-		if e, err = s.c.entry(s.req); err != nil {
-			return nil, err
-		}
-		s.e.Store(e)
+	if s.err != nil {
+		return nil, s.err
 	}
-	return e.token(ctx)
+	for {
+		e := s.e.Load()
+		if e == nil || e.dropped.Load() {
+			var err error
+			if e, err = s.c.entry(s.req, s.key); err != nil {
+				return nil, err
+			}
+			s.e.Store(e)
+		}
+		t, err := e.token(ctx)
+		if err != errEntryGone {
+			return t, err
+		}
+	}
 }
 
+// errEntryGone tells Token and Source that the entry they asked was
+// dropped or evicted meanwhile: they look the request up again. It never
+// reaches a caller.
+var errEntryGone = errors.New("tokens: entry dropped")
+
 // entry returns the entry for the normalised request, making it if needed.
-func (c *Cache) entry(req Request) (*entry, error) {
-	key := req.key()
+func (c *Cache) entry(req Request, key string) (*entry, error) {
 	if e, ok := c.entries.Load(key); ok {
 		return e.(*entry), nil
 	}
@@ -230,17 +286,27 @@ func (c *Cache) entry(req Request) (*entry, error) {
 	if c.closed.Load() {
 		return nil, newError("token", ErrClosed, nil)
 	}
-	e, _ := c.entries.LoadOrStore(key, &entry{c: c, req: req, key: key})
+	e, _ := c.entries.LoadOrStore(key, newEntry(c, req, key))
 	return e.(*entry), nil
 }
 
 // Drop forgets the token for req: it stops refreshing it, revokes it when
 // the Fetcher is a [Revoker] (the error, if any, is returned), and wipes
-// it, so that Use on it fails with ErrClosed. A later call for req starts
-// afresh. Drop waits for Use calls of the token under way.
+// it, so that Use on it fails with ErrClosed (a Use under way finishes
+// first; Drop does not wait for it). A fetch under way for req is
+// cancelled; should it still bring a token, that token is revoked and
+// wiped too. A later call for req, or one made during Drop, starts afresh.
+//
+// Revocation is what ends the token at the server: a value already sent
+// (in an Authorization header, or through [OAuth2TokenSource]) keeps
+// working until it expires unless the Fetcher is a Revoker.
 func (c *Cache) Drop(ctx context.Context, req Request) error {
+	req, err := req.normal()
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
-	v, ok := c.entries.LoadAndDelete(req.normal().key())
+	v, ok := c.entries.LoadAndDelete(req.key())
 	c.mu.Unlock()
 	if !ok {
 		return nil
@@ -249,12 +315,38 @@ func (c *Cache) Drop(ctx context.Context, req Request) error {
 	if t == nil {
 		return nil
 	}
-	err := c.revoke(ctx, t)
+	err = c.revoke(ctx, t)
 	t.destroy(newError("use", ErrClosed, errDropped))
 	return err
 }
 
-var errDropped = errors.New("token dropped")
+var (
+	errDropped = errors.New("token dropped")
+	errEvicted = errors.New("token evicted: its request was not asked for in Options.IdleAfter")
+)
+
+// evict forgets e, whose request nobody asked for in IdleAfter, and
+// revokes and wipes its token unless a caller was given it. It runs on
+// e's timer, never under a lock.
+func (c *Cache) evict(e *entry) {
+	c.mu.Lock()
+	if c.closed.Load() || !c.entries.CompareAndDelete(e.key, e) {
+		c.mu.Unlock()
+		return // Close or Drop ends it
+	}
+	c.wg.Add(1) // under c.mu, so never after Close's Wait has begun
+	c.mu.Unlock()
+	defer c.wg.Done()
+	t := e.end()
+	c.log.Info("tokens: request idle; no longer refreshed", "request", e.req.String(), "idle_after", c.opts.IdleAfter)
+	if t == nil || t.handed.Load() {
+		return // a caller holds it: it keeps working until it expires
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.RevokeTimeout)
+	c.revoke(ctx, t)
+	cancel()
+	t.destroy(newError("use", ErrClosed, errEvicted))
+}
 
 // revoke revokes t through the Fetcher when it can.
 func (c *Cache) revoke(ctx context.Context, t *Token) error {
@@ -270,11 +362,14 @@ func (c *Cache) revoke(ctx context.Context, t *Token) error {
 }
 
 // Close stops every refresh and timer, waits for the fetches under way
-// (which it cancels), revokes the tokens held (unless Options.KeepOnClose),
-// wipes every token and releases locked memory. Tokens handed out
-// earlier fail with ErrClosed afterwards. It is idempotent and returns the
-// revocation errors, joined; calls after it fail with ErrClosed. It waits
-// for Use calls under way, so a function given to Use must not call it.
+// (which it cancels; a token one of them obtains all the same is revoked,
+// unless Options.KeepOnClose, and wiped), revokes the tokens held (unless
+// Options.KeepOnClose), wipes every token and releases locked memory.
+// Tokens handed out earlier fail with ErrClosed afterwards. It is
+// idempotent and returns the revocation errors, joined; calls after it
+// fail with ErrClosed. It waits for the Use calls under way (a Use that
+// starts meanwhile, nested or not, fails with ErrClosed instead of
+// waiting), so a function given to Use must not call it.
 func (c *Cache) Close() error {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -288,8 +383,8 @@ func (c *Cache) Close() error {
 			c.entries.Delete(k)
 			return true
 		})
-		c.wg.Wait()
-		var errs []error
+		c.wg.Wait() // fetches revoke what they brought back before they end
+		errs := c.lateErrs
 		if !c.opts.KeepOnClose {
 			ctx, cancel := context.WithTimeout(context.Background(), c.opts.RevokeTimeout)
 			for _, t := range held {
@@ -299,13 +394,11 @@ func (c *Cache) Close() error {
 			}
 			cancel()
 		}
-		c.k.mu.Lock()
-		c.k.closed = true
+		c.k.close()
 		for _, t := range held {
 			t.destroy(newError("use", ErrClosed, nil))
 		}
 		c.k.guard.Close()
-		c.k.mu.Unlock()
 		if len(errs) > 0 {
 			c.closeErr = newError("close", nil, errors.Join(errs...))
 		}

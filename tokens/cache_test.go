@@ -295,15 +295,15 @@ func TestPerScopeCaching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			key := r.normal().key()
+			key := mustNormal(r).key()
 			if prev, ok := ids[key]; ok && prev != tok.ID() {
 				t.Fatalf("%s: token %s, then %s", r, prev, tok.ID())
 			}
 			ids[key] = tok.ID()
-			if got, want := tok.Scopes(), r.normal().Scopes; !equal(got, want) {
+			if got, want := tok.Scopes(), mustNormal(r).Scopes; !equal(got, want) {
 				t.Errorf("%s: scopes %v, want %v", r, got, want)
 			}
-			if got, want := tok.Audience(), r.normal().Audience; !equal(got, want) {
+			if got, want := tok.Audience(), mustNormal(r).Audience; !equal(got, want) {
 				t.Errorf("%s: audience %v, want %v", r, got, want)
 			}
 		}

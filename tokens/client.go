@@ -94,8 +94,10 @@ type ClientOptions struct {
 
 	// RetryMax is how many times one request is retried after a
 	// connection error or a 5xx answer without Retry-After (an answer with
-	// Retry-After is returned at once: the Cache waits it out). Zero: 2.
-	// Negative: no retries.
+	// Retry-After is returned at once: the Cache waits it out). A refresh
+	// token grant is never retried: the server may have consumed the
+	// refresh token already, and one with reuse detection would revoke
+	// the whole family on seeing it again. Zero: 2. Negative: no retries.
 	RetryMax int
 
 	// RetryWaitMin and RetryWaitMax bound the exponential wait between
@@ -106,9 +108,10 @@ type ClientOptions struct {
 	// not revoked (Revoke does nothing).
 	RevocationURL string
 
-	// AudienceParam is the form parameter that carries Request.Audience,
-	// space-separated. Empty: "audience" (as Ory Hydra and Auth0 read it);
-	// RFC 8707 servers want "resource".
+	// AudienceParam is the form parameter that carries Request.Audience:
+	// one space-separated value, except for "resource" (RFC 8707), which
+	// is repeated, one parameter per audience. Empty: "audience" (as Ory
+	// Hydra and Auth0 read it).
 	AudienceParam string
 
 	// Params are extra form parameters sent with every token request.
@@ -132,14 +135,27 @@ type ClientOptions struct {
 	// holds a refresh token: the Client then uses the refresh_token grant
 	// (RFC 6749 section 6) instead of client_credentials. When the server
 	// rotates the refresh token, the Client keeps the new one (sealed) and
-	// uses it from then on, and hands it to OnRefreshToken.
+	// uses it from then on, and hands it to OnRefreshToken; once the
+	// secret's version in the store changes (the program persisted the
+	// new token, or an operator provisioned another), the store's wins
+	// again. Refresh grants run one at a time; once sent, a grant is never
+	// cancelled (not by Fetch's context, nor by a Cache's Drop or Close),
+	// so that a rotated refresh token is never lost: it runs to its end,
+	// bounded by RefreshTimeout.
 	RefreshToken string
+
+	// RefreshTimeout bounds a refresh token grant once sent, and the
+	// OnRefreshToken call after it. Zero: 30 s.
+	RefreshTimeout time.Duration
 
 	// OnRefreshToken receives a rotated refresh token, for the program to
 	// persist (for example with secrets.Store.Write); the slice is wiped
-	// when it returns, so copy it only into guarded storage. An error is
-	// logged; the new token is kept in memory either way. Nil: the
-	// rotated token lives only in this Client.
+	// when it returns, so copy it only into guarded storage. It runs while
+	// the Client holds its refresh lock: it must not call the Client's
+	// Fetch or Close, nor wait for a Cache over the Client. Its context is
+	// not cancelled with the Fetch that caused it. An error is logged; the
+	// new token is kept in memory either way. Nil: the rotated token lives
+	// only in this Client.
 	OnRefreshToken func(ctx context.Context, refreshToken []byte) error
 
 	// Clock gives the times in assertions and expiries. Nil: the wall clock.
@@ -163,17 +179,18 @@ type Client struct {
 	clock    secrets.Clock
 	log      *slog.Logger
 
-	rtMu     sync.Mutex // guards rt and closed; serialises refresh grants
-	rtGuard  *guard.Guard
-	rt       *guard.Sealed // the latest rotated refresh token; nil: read the store
-	closed   bool
-	closeErr error
+	rtMu    sync.Mutex // guards rt, rtBase and closed; serialises refresh grants
+	rtGuard *guard.Guard
+	rt      *guard.Sealed // the latest rotated refresh token; nil: read the store
+	rtBase  string        // the store's version that rt replaced
+	closed  bool
 }
 
 // NewClient returns a Client for the token endpoint tokenURL and the
-// client called clientID. It fails with ErrInvalid for a malformed URL or
-// an incomplete auth, and (with the refresh token grant) when no memory
-// can be locked.
+// client called clientID. It fails with ErrInvalid for a malformed URL, a
+// URL with credentials in it (user information; the error shows the URL
+// with them withheld) or an incomplete auth, and (with the refresh token
+// grant) when no memory can be locked.
 func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) (*Client, error) {
 	c := &Client{tokenURL: tokenURL, clientID: clientID, auth: auth}
 	if opts != nil {
@@ -184,8 +201,8 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 		if i > 0 && u == "" {
 			continue // no revocation endpoint
 		}
-		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil {
-			return nil, invalidf("new client", "endpoint %q must be an http(s) URL without credentials", printable(u, 200))
+		if err := checkURL(u); err != nil {
+			return nil, newError("new client", ErrInvalid, err)
 		}
 	}
 	if clientID == "" {
@@ -209,6 +226,7 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 	setDefault(&o.AssertionLifetime, time.Minute)
 	setDefault(&o.RetryWaitMin, 100*time.Millisecond)
 	setDefault(&o.RetryWaitMax, 2*time.Second)
+	setDefault(&o.RefreshTimeout, 30*time.Second)
 	switch {
 	case o.RetryMax == 0:
 		o.RetryMax = 2
@@ -232,10 +250,19 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 		RetryWaitMax: o.RetryWaitMax,
 		RetryMax:     o.RetryMax,
 		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			if a, _ := ctx.Value(attemptKey{}).(*attempts); a != nil && a.once {
+				return false, nil
+			}
 			if resp != nil && resp.Header.Get("Retry-After") != "" {
 				return false, nil // long waits belong to the Cache, not to this request
 			}
 			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+		},
+		PrepareRetry: func(r *http.Request) error {
+			if a, _ := r.Context().Value(attemptKey{}).(*attempts); a != nil && a.next != nil {
+				return a.next(r)
+			}
+			return nil
 		},
 		Backoff:      retryablehttp.DefaultBackoff,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
@@ -252,7 +279,8 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 
 // Fetch obtains a new access token for req. Errors from the server are
 // *[OAuthError] values (with the RFC 6749 error fields); none contains a
-// credential.
+// credential. A refresh token grant, once sent, is not cancelled with ctx
+// (see ClientOptions.RefreshToken).
 func (c *Client) Fetch(ctx context.Context, req Request) (*Grant, error) {
 	form := url.Values{}
 	for k, v := range c.opts.Params {
@@ -262,14 +290,19 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Grant, error) {
 		form.Set("scope", strings.Join(req.Scopes, " "))
 	}
 	if len(req.Audience) > 0 {
-		form.Set(c.opts.AudienceParam, strings.Join(req.Audience, " "))
+		if c.opts.AudienceParam == "resource" {
+			form["resource"] = append([]string(nil), req.Audience...) // RFC 8707: one per resource
+		} else {
+			form.Set(c.opts.AudienceParam, strings.Join(req.Audience, " "))
+		}
 	}
 	if c.opts.RefreshToken == "" {
 		if c.isClosed() {
 			return nil, newError("fetch", ErrClosed, nil)
 		}
 		form.Set("grant_type", "client_credentials")
-		g, _, err := c.tokenRequest(ctx, form, nil)
+		g, rt, err := c.tokenRequest(ctx, form, nil, false)
+		clear(rt) // a refresh token this grant does not use
 		return g, err
 	}
 	form.Set("grant_type", "refresh_token")
@@ -278,42 +311,69 @@ func (c *Client) Fetch(ctx context.Context, req Request) (*Grant, error) {
 	if c.closed {
 		return nil, newError("fetch", ErrClosed, nil)
 	}
-	rt, err := c.refreshToken(ctx)
+	rt, base, err := c.refreshToken(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(rt)
-	g, newRT, err := c.tokenRequest(ctx, form, []param{{"refresh_token", rt}})
+	if err := ctx.Err(); err != nil {
+		return nil, newError("fetch", nil, err) // not sent: giving up loses nothing
+	}
+	// From here on the grant is not cancelled: the server consumes the
+	// refresh token when it answers, and the one it rotates in must reach
+	// the program. Nor is it retried (see ClientOptions.RetryMax).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RefreshTimeout)
+	defer cancel()
+	g, newRT, err := c.tokenRequest(ctx, form, []param{{"refresh_token", rt}}, true)
+	if len(newRT) > 0 {
+		c.rotated(ctx, newRT, base)
+		clear(newRT)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if len(newRT) > 0 {
-		c.rotated(ctx, newRT)
-		clear(newRT)
 	}
 	return g, nil
 }
 
-// refreshToken returns a copy of the refresh token to use. c.rtMu is held.
-func (c *Client) refreshToken(ctx context.Context) ([]byte, error) {
-	var rt []byte
-	var err error
+// refreshToken returns a copy of the refresh token to use and the store's
+// version of the secret. The rotated token held wins while the store still
+// has the version it replaced; once the store has another (the program
+// persisted the rotated token, or an operator provisioned a new one), the
+// store's wins and the one held is dropped. While the store cannot be read
+// the one held is used, unless the secret was revoked. c.rtMu is held.
+func (c *Client) refreshToken(ctx context.Context) ([]byte, string, error) {
+	sec, err := c.auth.Secrets.Get(ctx, c.opts.RefreshToken)
 	if c.rt != nil {
-		err = c.rtGuard.Open(c.rt, func(v []byte) error { rt = append([]byte(nil), v...); return nil })
-	} else {
-		err = useSecret(ctx, c.auth.Secrets, c.opts.RefreshToken, func(_ string, v []byte) error {
-			rt = append([]byte(nil), v...)
-			return nil
-		})
+		switch {
+		case err == nil && sec.Version() != c.rtBase, errors.Is(err, secrets.ErrRevoked):
+			c.rt.Destroy()
+			c.rt, c.rtBase = nil, ""
+		default:
+			var rt []byte
+			if err := c.rtGuard.Open(c.rt, func(v []byte) error { rt = append([]byte(nil), v...); return nil }); err != nil {
+				return nil, "", newError("fetch", nil, err)
+			}
+			return rt, c.rtBase, nil
+		}
 	}
 	if err != nil {
-		return nil, newError("fetch", nil, err)
+		return nil, "", newError("fetch", nil, err)
 	}
-	return rt, nil
+	var rt []byte
+	var version string
+	err = useHandle(ctx, c.auth.Secrets, c.opts.RefreshToken, sec, func(v string, value []byte) error {
+		rt, version = append([]byte(nil), value...), v
+		return nil
+	})
+	if err != nil {
+		return nil, "", newError("fetch", nil, err)
+	}
+	return rt, version, nil
 }
 
-// rotated keeps a new refresh token and hands it to the program. c.rtMu is held.
-func (c *Client) rotated(ctx context.Context, rt []byte) {
+// rotated keeps a new refresh token, which replaces the store's version
+// base, and hands it to the program. c.rtMu is held.
+func (c *Client) rotated(ctx context.Context, rt []byte, base string) {
 	sealed, err := c.rtGuard.Seal(rt)
 	if err != nil {
 		c.log.Error("tokens: cannot keep the rotated refresh token", "error", err.Error())
@@ -321,7 +381,7 @@ func (c *Client) rotated(ctx context.Context, rt []byte) {
 		if c.rt != nil {
 			c.rt.Destroy()
 		}
-		c.rt = sealed
+		c.rt, c.rtBase = sealed, base
 	}
 	if c.opts.OnRefreshToken != nil {
 		if err := c.opts.OnRefreshToken(ctx, rt); err != nil {
@@ -345,7 +405,7 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	}
 	defer clear(value)
 	form := url.Values{"token_type_hint": {"access_token"}}
-	resp, err := c.request(ctx, "revocation", c.opts.RevocationURL, form, []param{{"token", value}})
+	resp, err := c.request(ctx, "revocation", c.opts.RevocationURL, form, []param{{"token", value}}, false)
 	if err != nil {
 		return err
 	}
@@ -358,7 +418,8 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 
 // Close wipes the rotated refresh token held, if any, and closes the idle
 // connections of the HTTP client the Client made (not of
-// ClientOptions.HTTPClient). It is idempotent; Fetch and Revoke fail with
+// ClientOptions.HTTPClient). A refresh grant under way finishes first
+// (within RefreshTimeout). It is idempotent; Fetch and Revoke fail with
 // ErrClosed afterwards. Close a Client after the Caches that use it.
 func (c *Client) Close() error {
 	c.rtMu.Lock()
@@ -392,16 +453,17 @@ type param struct {
 }
 
 // tokenRequest posts form (plus secret parameters) to the token endpoint
-// and parses the answer. When the server refuses the client and the
-// credential changed in the store meanwhile, it tries once more with the
-// new one.
-func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param) (*Grant, []byte, error) {
+// and parses the answer; once means no retries after a connection error
+// or a 5xx. When the server refuses the client and the credential changed
+// in the store meanwhile, it tries once more with the new one (a server
+// that refuses the client has not looked at the grant).
+func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param, once bool) (*Grant, []byte, error) {
 	for try := 0; ; try++ {
 		// expires_in counts from when the server answered, which is after
 		// the request left: counting from then never overstates the
 		// lifetime, however slow the answer.
 		sent := c.clock.Now()
-		resp, err := c.request(ctx, "token", c.tokenURL, form, secret)
+		resp, err := c.request(ctx, "token", c.tokenURL, form, secret, once)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -462,9 +524,20 @@ func (r *response) scrubbed(err error) error {
 	return err
 }
 
+// attemptKey is the context key under which request tells the Client's
+// retry hooks about one request.
+type attemptKey struct{}
+
+// attempts is what the retry hooks need to know of one request.
+type attempts struct {
+	once bool                        // no retries
+	next func(r *http.Request) error // builds the body of a retry; nil: it does not change
+}
+
 // request posts form, the secret parameters and the client's credential to
-// target through go-retryablehttp, and reads the answer.
-func (c *Client) request(ctx context.Context, endpoint, target string, form url.Values, secret []param) (*response, error) {
+// target through go-retryablehttp, and reads the answer; once means no
+// retries.
+func (c *Client) request(ctx context.Context, endpoint, target string, form url.Values, secret []param, once bool) (*response, error) {
 	r := &response{}
 	var bufs [][]byte // every plaintext built here; wiped on return
 	done := false
@@ -508,27 +581,34 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 		}
 	}
 	bufs = append(bufs, base)
-	body := retryablehttp.ReaderFunc(func() (io.Reader, error) {
-		if c.auth.Method != AuthPrivateKeyJWT {
-			return newByteReader(base), nil
-		}
-		// A fresh assertion (fresh jti) for every attempt: a server that
-		// saw the first one must not take a retry for a replay.
-		a, version, err := c.assertion(ctx)
+	// The body is built once per attempt: go-retryablehttp reads it once
+	// to size the request and once per attempt, and the size it took must
+	// stay the size sent.
+	body := base
+	a := &attempts{once: once}
+	if c.auth.Method == AuthPrivateKeyJWT {
+		b, err := c.withAssertion(ctx, r, base)
 		if err != nil {
-			return nil, err
+			return nil, newError(endpoint+" request", nil, err)
 		}
-		r.version = version
-		r.creds = append(r.creds, append([]byte(nil), a...))
-		b := append([]byte(nil), base...)
-		b = appendParam(b, "client_id", []byte(c.clientID))
-		b = appendParam(b, "client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
-		b = appendParam(b, "client_assertion", a)
-		clear(a)
 		bufs = append(bufs, b)
-		return newByteReader(b), nil
-	})
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, target, body)
+		body = b
+		// A fresh assertion (fresh jti) for every retry: a server that saw
+		// the first one must not take a retry for a replay. A rotated key
+		// may change its length, so Content-Length follows.
+		a.next = func(hr *http.Request) error {
+			b, err := c.withAssertion(ctx, r, base)
+			if err != nil {
+				return err
+			}
+			bufs = append(bufs, b)
+			body = b
+			hr.ContentLength = int64(len(b))
+			return nil
+		}
+	}
+	reader := retryablehttp.ReaderFunc(func() (io.Reader, error) { return newByteReader(body), nil })
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, a), http.MethodPost, target, reader)
 	if err != nil {
 		return nil, newError(endpoint+" request", nil, err)
 	}
@@ -549,6 +629,23 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	}
 	done = true
 	return r, nil
+}
+
+// withAssertion returns base with the client ID and a fresh private_key_jwt
+// assertion appended (a new slice), and notes the credential in r.
+func (c *Client) withAssertion(ctx context.Context, r *response, base []byte) ([]byte, error) {
+	a, version, err := c.assertion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.version = version
+	r.creds = append(r.creds, append([]byte(nil), a...))
+	b := append([]byte(nil), base...)
+	b = appendParam(b, "client_id", []byte(c.clientID))
+	b = appendParam(b, "client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+	b = appendParam(b, "client_assertion", a)
+	clear(a)
+	return b, nil
 }
 
 // assertion signs a private_key_jwt client assertion with the current key

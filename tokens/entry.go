@@ -17,6 +17,7 @@ type entry struct {
 
 	cur     atomic.Pointer[Token] // read without e.mu on the fast path
 	dropped atomic.Bool
+	asked   atomic.Int64 // when a caller last asked, Unix ns, to within c.idleGrain
 
 	mu       sync.Mutex
 	flight   *flight
@@ -35,22 +36,60 @@ type flight struct {
 	cancel context.CancelFunc
 }
 
-// token is the read path: an atomic load and a clock read while a token
-// is held.
+func newEntry(c *Cache, req Request, key string) *entry {
+	e := &entry{c: c, req: req, key: key}
+	e.asked.Store(c.k.clock.Now().UnixNano())
+	return e
+}
+
+// token is the read path: atomic loads and a clock read while a token is
+// held. It returns errEntryGone when the entry was dropped or evicted.
 func (e *entry) token(ctx context.Context) (*Token, error) {
-	if t := e.cur.Load(); t != nil && e.c.k.clock.Now().UnixNano() < t.serveNS && !e.c.closed.Load() {
+	now := e.c.k.clock.Now().UnixNano()
+	if t := e.cur.Load(); t != nil && now < t.serveNS && !e.c.closed.Load() {
+		e.touch(now)
+		if !t.handed.Load() {
+			// Set before reading dropped, as end sets dropped before it
+			// reads handed: either an eviction sees the token handed out
+			// and spares it, or this caller sees the eviction and asks
+			// the new entry.
+			t.handed.Store(true)
+			if e.dropped.Load() {
+				return nil, errEntryGone
+			}
+		}
 		return t, nil
 	}
 	return e.wait(ctx)
 }
 
+// touch records that a caller asked at now. It writes only when the last
+// record is a grain old, so that parallel callers do not contend for the
+// cache line.
+func (e *entry) touch(now int64) {
+	if now-e.asked.Load() >= e.c.idleGrain {
+		e.asked.Store(now)
+	}
+}
+
+// idle reports whether nobody asked for the entry in Options.IdleAfter.
+func (e *entry) idle(now time.Time) bool {
+	after := e.c.opts.IdleAfter
+	return after > 0 && now.UnixNano()-e.asked.Load() >= int64(after)
+}
+
 // wait is the slow path: no unexpired token is held.
 func (e *entry) wait(ctx context.Context) (*Token, error) {
+	e.touch(e.c.k.clock.Now().UnixNano())
 	for {
 		e.mu.Lock()
-		if e.c.closed.Load() || e.dropped.Load() {
+		if e.c.closed.Load() {
 			e.mu.Unlock()
 			return nil, newError("token", ErrClosed, nil)
+		}
+		if e.dropped.Load() {
+			e.mu.Unlock()
+			return nil, errEntryGone
 		}
 		now := e.c.k.clock.Now()
 		held := e.cur.Load()
@@ -70,7 +109,7 @@ func (e *entry) wait(ctx context.Context) (*Token, error) {
 		e.mu.Unlock()
 		select {
 		case <-f.done:
-			if f.err != nil {
+			if f.err != nil && !e.dropped.Load() {
 				e.mu.Lock()
 				retryAt := e.retryAt
 				e.mu.Unlock()
@@ -135,12 +174,20 @@ func (e *entry) run(ctx context.Context, f *flight) {
 	f.err = err
 	switch {
 	case e.dropped.Load() || e.c.closed.Load():
-		if t != nil {
-			t.destroy(newError("use", ErrClosed, nil))
-		}
+		// Dropped, evicted or closed while the fetch was under way: the
+		// issuer may have issued a token all the same, which nobody will
+		// ever be given. Revoke it (on a context of its own: the fetch's
+		// was cancelled) before wiping it. Waiters look again (Drop) or
+		// fail with ErrClosed (Close).
 		if err == nil {
 			f.err = newError("token", ErrClosed, nil)
 		}
+		e.mu.Unlock()
+		close(f.done)
+		if t != nil {
+			e.c.orphan(t)
+		}
+		return
 	case err == nil:
 		e.cur.Store(t)
 		recovered := e.failures > 0
@@ -199,7 +246,7 @@ func (c *Cache) seal(g *Grant, req Request, now time.Time) (*Token, error) {
 	if err != nil {
 		return nil, newError("seal", nil, err)
 	}
-	granted := Request{Scopes: g.Scopes, Audience: g.Audience}.normal()
+	granted := Request{Scopes: sortedSet(g.Scopes), Audience: sortedSet(g.Audience)}
 	if g.Scopes == nil {
 		granted.Scopes = req.Scopes
 	}
@@ -257,19 +304,27 @@ func (e *entry) cancelTimer() {
 	}
 }
 
-// due is the timer's callback: the refresh (or retry) time has come.
+// due is the timer's callback: the refresh (or retry) time has come. A
+// request nobody asked for in IdleAfter is evicted instead.
 func (e *entry) due(gen uint64) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if gen != e.gen || e.flight != nil || e.dropped.Load() || e.c.closed.Load() {
+		e.mu.Unlock()
 		return
 	}
 	e.stop = nil
+	if e.idle(e.c.k.clock.Now()) {
+		e.mu.Unlock()
+		e.c.evict(e)
+		return
+	}
 	e.startLocked()
+	e.mu.Unlock()
 }
 
 // end stops the entry's refreshes and fetch, and returns the token it
-// held (nil if none).
+// held (nil if none). It marks the entry dropped before it reads the
+// token's handed flag (see token).
 func (e *entry) end() *Token {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -282,4 +337,22 @@ func (e *entry) end() *Token {
 		e.flight.cancel()
 	}
 	return e.cur.Swap(nil)
+}
+
+// orphan revokes and wipes a token that arrived after its entry ended.
+// Close's revocation errors include its; otherwise they are logged only.
+// It runs within the fetch, so Close waits for it.
+func (c *Cache) orphan(t *Token) {
+	closing := c.closed.Load()
+	if !(closing && c.opts.KeepOnClose) {
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.RevokeTimeout)
+		err := c.revoke(ctx, t)
+		cancel()
+		if err != nil && closing {
+			c.mu.Lock()
+			c.lateErrs = append(c.lateErrs, err)
+			c.mu.Unlock()
+		}
+	}
+	t.destroy(newError("use", ErrClosed, nil))
 }

@@ -137,7 +137,7 @@ func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *Options) *
 // hang into a failure.
 func idle(t *testing.T, c *Cache, req Request) {
 	t.Helper()
-	v, ok := c.entries.Load(req.normal().key())
+	v, ok := c.entries.Load(mustNormal(req).key())
 	if !ok {
 		return
 	}
@@ -237,4 +237,13 @@ func addSecretErr(s *secrets.Store, name string) error {
 		return err
 	}
 	return s.Ready(context.Background())
+}
+
+// mustNormal is Request.normal for requests known to be well formed.
+func mustNormal(r Request) Request {
+	n, err := r.normal()
+	if err != nil {
+		panic(err)
+	}
+	return n
 }

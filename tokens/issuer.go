@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,10 +25,27 @@ type IssuerOptions struct {
 	// Lifetime is how long each token is valid. Zero: 5 min.
 	Lifetime time.Duration
 
-	// Overlap is how long the previous signing key stays published (in
-	// the JWKS and through Key) after the key rotates, so that tokens it
-	// signed still verify. Zero: Lifetime plus 1 min.
+	// Overlap is how long each previous signing key stays published (in
+	// the JWKS and through Key) after the Issuer stops signing with it,
+	// so that tokens it signed still verify; every previous key has its
+	// own window, however many rotations follow. Zero: Lifetime plus
+	// 1 min.
 	Overlap time.Duration
+
+	// PublishAhead is how long a new key version is published before the
+	// Issuer signs with it. The Issuer publishes a version as soon as the
+	// store has it (when its Secrets can Subscribe, as a *secrets.Store
+	// and a *secrets.View can), and meanwhile goes on signing with the
+	// previous version, which it reads with Previous (a *secrets.Store
+	// has it): so remote verifiers can fetch the new key before any token
+	// needs it. Set it to at least the verifiers' JWKSOptions.MaxAge for
+	// them to pick the key up on their routine refresh, and no longer than
+	// the key's Spec.Overlap in the store, past which the previous version
+	// is wiped and the Issuer signs with the new one at once. The first
+	// key an Issuer sees is used at once. Zero: none (right for verifiers
+	// in this process, which see a new key at once, and for remote ones
+	// that refetch on an unknown kid).
+	PublishAhead time.Duration
 
 	// KeyID derives the "kid" from the key's version in the store and its
 	// public key. Nil: the version itself. Use [Thumbprint] when several
@@ -35,7 +53,7 @@ type IssuerOptions struct {
 	// file provider's versions are per-process hashes).
 	KeyID func(version string, pub crypto.PublicKey) string
 
-	// Clock gives "iat", "nbf" and "exp", and times the overlap window.
+	// Clock gives "iat", "nbf" and "exp", and times the windows above.
 	// Nil: the wall clock.
 	Clock secrets.Clock
 }
@@ -44,23 +62,33 @@ type IssuerOptions struct {
 // a private key held in a store: "iss", "sub", "aud" (the Request's
 // audience), "scope" (its scopes, space-separated), "iat", "nbf", "exp" and
 // a random "jti". The header's "kid" follows the key's version, so a key
-// rotated in the store is used from the next token on, and the previous
-// key stays published for IssuerOptions.Overlap.
+// rotated in the store is used from the next token on (or after
+// IssuerOptions.PublishAhead), and each previous key stays published for
+// IssuerOptions.Overlap.
+//
+// The public keys it publishes are kept in memory, and refreshed when the
+// key's version changes in the store (the Issuer subscribes to the
+// store's events for the key, when its Secrets can), not on each lookup:
+// verifying reads nothing from the store, and goes on working while the
+// store cannot serve the private key. A key revoked or deleted in the
+// store is withdrawn at once.
 //
 // Issuer is a [Fetcher] (wrap it in a [Cache]), a [KeySet] (verify in
 // process) and an http.Handler serving its JWK Set. It is safe for
-// concurrent use.
+// concurrent use. Close ends its subscription.
 type Issuer struct {
-	issuer  string
-	s       Secrets
-	keyName string
-	opts    IssuerOptions
-	clock   secrets.Clock
+	issuer      string
+	s           Secrets
+	keyName     string
+	opts        IssuerOptions
+	clock       secrets.Clock
+	unsubscribe func() // nil without a subscription
 
 	mu        sync.Mutex
-	cur       *publicKey
-	prev      *publicKey
-	prevUntil time.Time
+	keys      []*publicKey // published, newest first; keys[0] is the latest version seen
+	dirty     bool         // the store announced a change not read yet
+	checkedAt time.Time    // without a subscription: when the store was last read for the set
+	closed    bool
 }
 
 // publicKey is the public half of one version of a signing key.
@@ -69,13 +97,20 @@ type publicKey struct {
 	kid     string
 	pub     crypto.PublicKey
 	jwk     JWK
+	since   time.Time // published since (zero: the first key seen, usable at once)
+	until   time.Time // published until (zero: the latest version)
 }
+
+// recheckEvery bounds, without a subscription, how often the published set
+// is read again from the store.
+const recheckEvery = time.Second
 
 // NewIssuer returns an Issuer named issuer (the "iss" claim, usually a URL)
 // that signs with the private key called keyName in s (PEM: PKCS #8, PKCS
 // #1 or SEC 1; RSA of 2048 bits or more, ECDSA or Ed25519). It fails with
 // ErrInvalid for an empty issuer or key name; the key itself is read on
-// first use.
+// first use. When s can Subscribe, it subscribes to keyName's events
+// (Close ends that).
 func NewIssuer(s Secrets, keyName, issuer string, opts *IssuerOptions) (*Issuer, error) {
 	if s == nil || keyName == "" || issuer == "" {
 		return nil, invalidf("new issuer", "Secrets, key name and issuer are required")
@@ -86,14 +121,65 @@ func NewIssuer(s Secrets, keyName, issuer string, opts *IssuerOptions) (*Issuer,
 	}
 	setDefault(&i.opts.Lifetime, 5*time.Minute)
 	setDefault(&i.opts.Overlap, i.opts.Lifetime+time.Minute)
+	i.opts.PublishAhead = max(i.opts.PublishAhead, 0)
 	if i.clock = i.opts.Clock; i.clock == nil {
 		i.clock = wallClock{}
+	}
+	if sub, ok := s.(interface {
+		Subscribe(pattern string, fn func(secrets.Event)) (func(), error)
+	}); ok {
+		if cancel, err := sub.Subscribe(keyName, i.onEvent); err == nil {
+			i.unsubscribe = cancel
+		}
 	}
 	return i, nil
 }
 
-// Fetch signs a new token for req.
+// onEvent follows the key in the store: a new version is published at
+// once; a revoked or deleted one is withdrawn.
+func (i *Issuer) onEvent(e secrets.Event) {
+	if e.Secret != i.keyName {
+		return
+	}
+	switch e.Kind {
+	case secrets.EventLoaded, secrets.EventRotated:
+		i.mu.Lock()
+		i.dirty = true
+		i.mu.Unlock()
+		i.load(context.Background())
+	case secrets.EventRevoked, secrets.EventDeleted:
+		i.mu.Lock()
+		i.keys = slices.DeleteFunc(i.keys, func(k *publicKey) bool { return e.Version == "" || k.version == e.Version })
+		i.mu.Unlock()
+	}
+}
+
+// Close ends the Issuer's subscription to the store. It is idempotent;
+// Fetch, JWKS and Key fail with ErrClosed afterwards, and ServeHTTP
+// answers 503.
+func (i *Issuer) Close() error {
+	i.mu.Lock()
+	closed := i.closed
+	i.closed = true
+	i.mu.Unlock()
+	if !closed && i.unsubscribe != nil {
+		i.unsubscribe()
+	}
+	return nil
+}
+
+func (i *Issuer) isClosed() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.closed
+}
+
+// Fetch signs a new token for req, with the store's current key, or the
+// previous one while the current is younger than PublishAhead.
 func (i *Issuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
+	if i.isClosed() {
+		return nil, newError("issue", ErrClosed, nil)
+	}
 	var g *Grant
 	err := useSecret(ctx, i.s, i.keyName, func(version string, pemKey []byte) error {
 		key, err := parsePrivateKey(pemKey)
@@ -104,29 +190,13 @@ func (i *Issuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
 		if err != nil {
 			return err
 		}
-		now := i.clock.Now()
-		exp := now.Add(i.opts.Lifetime)
-		sub := i.opts.Subject
-		if sub == "" {
-			sub = i.issuer
+		if now := i.clock.Now(); now.Before(pk.since.Add(i.opts.PublishAhead)) {
+			if g, err = i.signPrevious(req, now); g != nil || err != nil {
+				return err
+			}
 		}
-		claims := tokenClaims{RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: i.issuer, Subject: sub, Audience: jwt.ClaimStrings(req.Audience),
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp), ID: randomID(),
-		}, Scope: strings.Join(req.Scopes, " ")}
-		t := jwt.NewWithClaims(signingMethod(pk.jwk.Alg), claims)
-		t.Header["kid"] = pk.kid
-		s, err := t.SignedString(key)
-		if err != nil {
-			return newError("sign", nil, err)
-		}
-		g = &Grant{Value: []byte(s), Type: "Bearer", Scopes: req.Scopes, Audience: req.Audience,
-			ExpiresAt: claims.ExpiresAt.Time, ID: claims.ID}
-		if g.Scopes == nil {
-			g.Scopes = []string{}
-		}
-		return nil
+		g, err = i.sign(key, pk, req)
+		return err
 	})
 	if err != nil {
 		return nil, newError("issue", nil, err)
@@ -134,42 +204,130 @@ func (i *Issuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
 	return g, nil
 }
 
-// observe records the public key of the version in use, moving the one it
-// replaces to the overlap window.
+// signPrevious signs with the store's previous version, if the Issuer has
+// published it for PublishAhead and the store still has it; (nil, nil)
+// when it cannot.
+func (i *Issuer) signPrevious(req Request, now time.Time) (*Grant, error) {
+	ps, ok := i.s.(interface {
+		Previous(name string) (*secrets.Secret, error)
+	})
+	if !ok {
+		return nil, nil
+	}
+	sec, err := ps.Previous(i.keyName)
+	if err != nil {
+		return nil, nil
+	}
+	i.mu.Lock()
+	var pk *publicKey
+	for _, k := range i.keys {
+		if k.version == sec.Version() && !now.Before(k.since.Add(i.opts.PublishAhead)) {
+			pk = k
+		}
+	}
+	i.mu.Unlock()
+	if pk == nil {
+		return nil, nil
+	}
+	var g *Grant
+	err = sec.Use(func(pemKey []byte) error {
+		key, err := parsePrivateKey(pemKey)
+		if err != nil {
+			return err
+		}
+		g, err = i.sign(key, pk, req)
+		return err
+	})
+	if err != nil {
+		return nil, nil // wiped meanwhile: sign with the current one
+	}
+	return g, nil
+}
+
+// sign makes the token for req with key, whose public half is pk.
+func (i *Issuer) sign(key crypto.Signer, pk *publicKey, req Request) (*Grant, error) {
+	now := i.clock.Now()
+	exp := now.Add(i.opts.Lifetime)
+	sub := i.opts.Subject
+	if sub == "" {
+		sub = i.issuer
+	}
+	claims := tokenClaims{RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: i.issuer, Subject: sub, Audience: jwt.ClaimStrings(req.Audience),
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp), ID: randomID(),
+	}, Scope: strings.Join(req.Scopes, " ")}
+	t := jwt.NewWithClaims(signingMethod(pk.jwk.Alg), claims)
+	t.Header["kid"] = pk.kid
+	s, err := t.SignedString(key)
+	if err != nil {
+		return nil, newError("sign", nil, err)
+	}
+	g := &Grant{Value: []byte(s), Type: "Bearer", Scopes: req.Scopes, Audience: req.Audience,
+		ExpiresAt: claims.ExpiresAt.Time, ID: claims.ID}
+	if g.Scopes == nil {
+		g.Scopes = []string{}
+	}
+	return g, nil
+}
+
+// observe publishes the public key of version, the store's latest, unless
+// it already is; the key it replaces stays published for PublishAhead
+// (it may go on signing that long) plus Overlap.
 func (i *Issuer) observe(version string, pub crypto.PublicKey) (*publicKey, error) {
+	now := i.clock.Now()
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.cur != nil && i.cur.version == version {
-		return i.cur, nil
+	i.prune(now)
+	if len(i.keys) > 0 && i.keys[0].version == version {
+		return i.keys[0], nil
 	}
-	kid := keyID(i.opts.KeyID, version, pub)
-	jwk, err := NewJWK(kid, pub)
-	if err != nil {
-		return nil, err
+	var pk *publicKey
+	if n := slices.IndexFunc(i.keys, func(k *publicKey) bool { return k.version == version }); n >= 0 {
+		pk = i.keys[n] // back to a version still published
+		i.keys = slices.Delete(i.keys, n, n+1)
+	} else {
+		kid := keyID(i.opts.KeyID, version, pub)
+		jwk, err := NewJWK(kid, pub)
+		if err != nil {
+			return nil, err
+		}
+		pk = &publicKey{version: version, kid: kid, pub: pub, jwk: jwk}
+		if len(i.keys) > 0 {
+			pk.since = now
+		}
 	}
-	pk := &publicKey{version: version, kid: kid, pub: pub, jwk: jwk}
-	if i.cur != nil {
-		i.prev, i.prevUntil = i.cur, i.clock.Now().Add(i.opts.Overlap)
+	pk.until = time.Time{}
+	if len(i.keys) > 0 && i.keys[0].until.IsZero() {
+		i.keys[0].until = now.Add(i.opts.PublishAhead + i.opts.Overlap)
 	}
-	i.cur = pk
+	i.keys = slices.Insert(i.keys, 0, pk)
 	return pk, nil
 }
 
-// refresh reads the key's current version from the store when it has
-// changed, so that the JWKS follows a rotation even before the next token
-// is signed.
-func (i *Issuer) refresh(ctx context.Context) error {
+// prune forgets the keys whose window has ended. i.mu is held.
+func (i *Issuer) prune(now time.Time) {
+	i.keys = slices.DeleteFunc(i.keys, func(k *publicKey) bool { return !k.until.IsZero() && !now.Before(k.until) })
+}
+
+// load reads the key's current version from the store and publishes its
+// public half (parsing it only for a version not seen yet).
+func (i *Issuer) load(ctx context.Context) error {
 	sec, err := i.s.Get(ctx, i.keyName)
 	if err != nil {
 		return err
 	}
 	i.mu.Lock()
-	same := i.cur != nil && i.cur.version == sec.Version()
+	same := len(i.keys) > 0 && i.keys[0].version == sec.Version()
+	i.checkedAt = i.clock.Now()
+	if same {
+		i.dirty = false
+	}
 	i.mu.Unlock()
 	if same {
 		return nil
 	}
-	return sec.Use(func(v []byte) error {
+	err = sec.Use(func(v []byte) error {
 		pub, err := parsePublicKey(v)
 		if err != nil {
 			return err
@@ -177,26 +335,46 @@ func (i *Issuer) refresh(ctx context.Context) error {
 		_, err = i.observe(sec.Version(), pub)
 		return err
 	})
+	if err == nil {
+		i.mu.Lock()
+		i.dirty = false
+		i.mu.Unlock()
+	}
+	return err
 }
 
-// published returns the keys to publish: the current one and, within its
-// overlap window, the previous one.
+// published returns the keys to publish, newest first. It reads the store
+// only when it must: nothing is published yet, the store announced a
+// change not read yet, or (without a subscription) the last read is
+// older than recheckEvery. When that read fails, the keys already
+// published are served.
 func (i *Issuer) published(ctx context.Context) ([]*publicKey, error) {
-	if err := i.refresh(ctx); err != nil {
-		return nil, newError("jwks", nil, err)
-	}
 	now := i.clock.Now()
 	i.mu.Lock()
-	defer i.mu.Unlock()
-	keys := []*publicKey{i.cur}
-	if i.prev != nil && now.Before(i.prevUntil) {
-		keys = append(keys, i.prev)
+	if i.closed {
+		i.mu.Unlock()
+		return nil, newError("jwks", ErrClosed, nil)
 	}
-	return keys, nil
+	i.prune(now)
+	stale := len(i.keys) == 0 || i.dirty || (i.unsubscribe == nil && now.Sub(i.checkedAt) >= recheckEvery)
+	i.mu.Unlock()
+	if stale {
+		if err := i.load(ctx); err != nil {
+			i.mu.Lock()
+			empty := len(i.keys) == 0
+			i.mu.Unlock()
+			if empty {
+				return nil, newError("jwks", nil, err)
+			}
+		}
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return slices.Clone(i.keys), nil
 }
 
-// JWKS returns the JWK Set to publish: the current key and, during its
-// overlap window, the previous one.
+// JWKS returns the JWK Set to publish: the latest key first, then the
+// previous ones still within their windows.
 func (i *Issuer) JWKS(ctx context.Context) (JWKSet, error) {
 	keys, err := i.published(ctx)
 	if err != nil {
@@ -211,17 +389,24 @@ func (i *Issuer) JWKS(ctx context.Context) (JWKSet, error) {
 
 // Key returns the published public key with ID kid, or an error matching
 // ErrUnknownKey. It makes the Issuer a [KeySet] for in-process verifiers.
+// It reads the store only as published does.
 func (i *Issuer) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	pub, _, err := i.keyAlg(ctx, kid)
+	return pub, err
+}
+
+// keyAlg is Key with the one algorithm the Issuer signs with that key.
+func (i *Issuer) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
 	keys, err := i.published(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	for _, k := range keys {
 		if k.kid == kid {
-			return k.pub, nil
+			return k.pub, k.jwk.Alg, nil
 		}
 	}
-	return nil, newError("key", ErrUnknownKey, nil)
+	return nil, "", newError("key", ErrUnknownKey, nil)
 }
 
 // ServeHTTP serves the JWK Set as application/jwk-set+json (at, say,

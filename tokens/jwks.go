@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,33 +19,59 @@ import (
 // JWKSOptions configure a [JWKS]. A nil *JWKSOptions means the defaults;
 // every field's zero value selects the default its comment states.
 type JWKSOptions struct {
-	// HTTPClient fetches the set. Nil: a pooled client with a 10 s timeout.
+	// HTTPClient fetches the set. Nil: a pooled client with a 10 s
+	// timeout, whose idle connections Close closes.
 	HTTPClient *http.Client
 
 	// MinInterval is the least time between two fetches caused by
-	// unknown kids, so that a flood of forged kids costs the JWKS server at
-	// most one request per interval; failed fetches are spaced the same
-	// way. Zero: 1 min.
+	// unknown kids (but see RefetchAge), so that a flood of forged kids
+	// costs the JWKS server few requests; failed fetches, whatever caused
+	// them, are spaced the same way. Zero: 1 min.
 	MinInterval time.Duration
 
-	// MaxAge is how long a fetched set is used before the next lookup
-	// fetches it again. Zero: 1 h.
+	// RefetchAge bounds how long forged kids can hold off a key rotation:
+	// an unknown kid fetches the set whenever the set held is older than
+	// this, even within MinInterval of the last fetch an unknown kid
+	// caused. Otherwise a forged kid once a MinInterval would keep every
+	// verifier refusing the first tokens of a newly published key for up
+	// to MinInterval. The price: a flood of forged kids costs the JWKS
+	// server one request per RefetchAge. Zero: 10 s. Negative: none
+	// (MinInterval alone).
+	RefetchAge time.Duration
+
+	// MaxAge is how long a fetched set is used before it is fetched again.
+	// A lookup of a known kid in an older set does not wait: it is served
+	// from that set while one fetch runs in the background. Zero: 1 h.
 	MaxAge time.Duration
 
-	// Clock times both. Nil: the wall clock.
+	// MaxStale is how long after the last successful fetch the keys of a
+	// set that could not be refreshed are still trusted. Past it, lookups
+	// wait for a fetch (at most one per MinInterval while they fail) and
+	// fail while none succeeds: a key the issuer withdrew is not trusted
+	// forever because its JWKS server is down. Zero: 24 h. It is raised to
+	// MaxAge if below.
+	MaxStale time.Duration
+
+	// Clock times all of these. Nil: the wall clock.
 	Clock secrets.Clock
 }
 
 // JWKS is a [KeySet] fetched from a JWKS URL (such as an OAuth 2.0
-// server's /.well-known/jwks.json). It fetches on first use, again when the
-// set is older than MaxAge, and when asked for an unknown kid, at most once
-// per MinInterval (see [JWKS.Key]); fetches are one at a time. Only public signing keys
-// are kept: symmetric ("oct") keys, keys marked for encryption and RSA keys
-// under 2048 bits are ignored. It is safe for concurrent use.
+// server's /.well-known/jwks.json). It fetches on first use, in the
+// background once the set is older than MaxAge (serving the set held
+// meanwhile), and when asked for an unknown kid, at most once per
+// MinInterval unless the set is older than RefetchAge (see [JWKS.Key]).
+// Fetches are one at a time. Only public signing keys are kept: symmetric
+// ("oct") keys, keys marked for encryption and RSA keys under 2048 bits
+// are ignored; a key's declared "alg" is the only algorithm a [Verifier]
+// accepts with it. It is safe for concurrent use; Close stops its
+// background fetch.
 type JWKS struct {
 	url   string
+	shown string // url for messages
 	opts  JWKSOptions
 	hc    *http.Client
+	ownHC bool
 	clock secrets.Clock
 
 	fetchMu sync.Mutex // one fetch at a time
@@ -56,23 +83,38 @@ type JWKS struct {
 	kidAt     time.Time // last attempt an unknown kid caused
 	tries     uint64    // attempts, to tell whether another caller fetched
 	lastErr   error
+	closed    bool
+	bgCancel  context.CancelFunc // the background fetch under way; nil if none
+	wg        sync.WaitGroup     // the background fetch
 }
 
 // NewJWKS returns a JWKS for the set at rawURL. It fails with ErrInvalid
-// for a URL that is not http(s). It makes no request.
+// for a URL that is not http(s) or that holds credentials (user
+// information; errors show the URL with them withheld). It makes no
+// request.
 func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
-	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, invalidf("new jwks", "%q is not an http(s) URL", printable(rawURL, 200))
+	if err := checkURL(rawURL); err != nil {
+		return nil, newError("new jwks", ErrInvalid, err)
 	}
-	j := &JWKS{url: rawURL}
+	u, _ := url.Parse(rawURL)
+	j := &JWKS{url: rawURL, shown: redactURL(u)}
 	if opts != nil {
 		j.opts = *opts
 	}
 	setDefault(&j.opts.MinInterval, time.Minute)
 	setDefault(&j.opts.MaxAge, time.Hour)
+	setDefault(&j.opts.MaxStale, 24*time.Hour)
+	j.opts.MaxStale = max(j.opts.MaxStale, j.opts.MaxAge)
+	switch {
+	case j.opts.RefetchAge == 0:
+		j.opts.RefetchAge = 10 * time.Second
+	case j.opts.RefetchAge < 0:
+		j.opts.RefetchAge = -1
+	}
 	if j.hc = j.opts.HTTPClient; j.hc == nil {
 		j.hc = cleanhttp.DefaultPooledClient()
 		j.hc.Timeout = 10 * time.Second
+		j.ownHC = true
 	}
 	if j.clock = j.opts.Clock; j.clock == nil {
 		j.clock = wallClock{}
@@ -80,46 +122,119 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 	return j, nil
 }
 
-// Key returns the key with ID kid. It fetches the set when it has none
-// yet or it is older than MaxAge, and when kid is unknown, unless the last
-// fetch an unknown kid caused is less than MinInterval old: then an unknown
-// kid fails at once with an error matching ErrUnknownKey. So the first
-// token signed with a newly rotated key causes a fetch at once, and a flood
-// of forged kids at most one fetch per MinInterval. After a failed fetch,
-// lookups wait MinInterval before fetching again, and serve the keys of
-// the last good set meanwhile.
+// Key returns the key with ID kid. A known kid never waits: when the set
+// is older than MaxAge, the key is served from it and one fetch starts in
+// the background. A lookup waits for a fetch only when there is no set
+// yet, when the set is older than MaxStale (its keys are no longer
+// trusted), or when kid is unknown: then, unless the last fetch an unknown
+// kid caused is less than MinInterval old and the set less than
+// RefetchAge old, it fetches the set and looks again; otherwise it fails
+// at once with an error matching ErrUnknownKey. So the first token signed
+// with a newly rotated key causes a fetch at once, and a flood of forged
+// kids at most one fetch per RefetchAge. After a failed fetch, no fetch
+// is made for MinInterval. It fails with ErrClosed after Close.
 func (j *JWKS) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	k, err := j.lookup(ctx, kid)
+	return k.pub, err
+}
+
+// keyAlg is Key with the key's declared algorithm ("" if none).
+func (j *JWKS) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
+	k, err := j.lookup(ctx, kid)
+	return k.pub, k.alg, err
+}
+
+func (j *JWKS) lookup(ctx context.Context, kid string) (jwkEntry, error) {
 	for attempt := 0; ; attempt++ {
 		now := j.clock.Now()
 		j.mu.Lock()
-		keys, fetchedAt, triedAt, kidAt, tries, lastErr := j.keys, j.fetchedAt, j.triedAt, j.kidAt, j.tries, j.lastErr
-		j.mu.Unlock()
-		fresh := keys != nil && now.Sub(fetchedAt) < j.opts.MaxAge
-		if k, ok := keys[kid]; ok && (fresh || lastErr != nil) {
-			return k.pub, nil // a stale set beats none while the server fails
+		if j.closed {
+			j.mu.Unlock()
+			return jwkEntry{}, newError("key", ErrClosed, nil)
 		}
+		keys, fetchedAt, triedAt, kidAt, tries, lastErr := j.keys, j.fetchedAt, j.triedAt, j.kidAt, j.tries, j.lastErr
+		age := now.Sub(fetchedAt)
 		failing := lastErr != nil && now.Sub(triedAt) < j.opts.MinInterval
-		limited := fresh && !kidAt.IsZero() && now.Sub(kidAt) < j.opts.MinInterval
-		if attempt > 0 || failing || limited {
-			if keys == nil && lastErr != nil {
-				return nil, lastErr
+		trusted := keys != nil && age < j.opts.MaxStale
+		k, known := keys[kid]
+		if known && trusted {
+			if age >= j.opts.MaxAge && !failing {
+				j.background(tries)
 			}
-			return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s",
+			j.mu.Unlock()
+			return k, nil
+		}
+		j.mu.Unlock()
+		limited := trusted && !kidAt.IsZero() && now.Sub(kidAt) < j.opts.MinInterval &&
+			(j.opts.RefetchAge < 0 || age < j.opts.RefetchAge)
+		if attempt > 0 || failing || limited {
+			switch {
+			case keys == nil && lastErr != nil:
+				return jwkEntry{}, lastErr
+			case keys != nil && !trusted:
+				return jwkEntry{}, newError("key", nil, fmt.Errorf("the JWKS fetched at %s is older than MaxStale (%s) and could not be refreshed: %w",
+					fetchedAt.UTC().Format(time.RFC3339), j.opts.MaxStale, lastErr))
+			}
+			return jwkEntry{}, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s",
 				printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339)))
 		}
-		j.fetch(ctx, tries, fresh)
+		j.fetch(ctx, tries, trusted)
 	}
+}
+
+// background starts a fetch of its own, unless one is under way or the
+// JWKS is closed. j.mu is held.
+func (j *JWKS) background(seen uint64) {
+	if j.bgCancel != nil || j.closed {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.bgCancel = cancel
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		j.fetch(ctx, seen, false)
+		j.mu.Lock()
+		j.bgCancel = nil
+		j.mu.Unlock()
+		cancel()
+	}()
 }
 
 // Refresh fetches the set now, whatever the rate limit.
 func (j *JWKS) Refresh(ctx context.Context) error {
 	j.mu.Lock()
-	tries := j.tries
+	tries, closed := j.tries, j.closed
 	j.mu.Unlock()
+	if closed {
+		return newError("refresh", ErrClosed, nil)
+	}
 	j.fetch(ctx, tries, false)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.lastErr
+}
+
+// Close stops the background fetch, if one is under way, and waits for
+// it; it closes the idle connections of the HTTP client the JWKS made (not
+// of JWKSOptions.HTTPClient). It is idempotent; Key and Refresh fail with
+// ErrClosed afterwards.
+func (j *JWKS) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	if j.bgCancel != nil {
+		j.bgCancel()
+	}
+	j.mu.Unlock()
+	j.wg.Wait()
+	if j.ownHC {
+		j.hc.CloseIdleConnections()
+	}
+	return nil
 }
 
 // fetch fetches the set unless another caller did since seen attempts.
@@ -163,7 +278,7 @@ func (j *JWKS) get(ctx context.Context) (map[string]jwkEntry, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, newError("jwks", nil, fmt.Errorf("GET %s: HTTP %d", j.url, resp.StatusCode))
+		return nil, newError("jwks", nil, fmt.Errorf("GET %s: HTTP %d", j.shown, resp.StatusCode))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
@@ -191,19 +306,26 @@ type StoreKeys struct {
 }
 
 // Key returns the public key whose ID is kid among the named secrets'
-// current (and previous) versions.
+// current (and previous) versions. When kid is not found and a secret
+// could not be read, the error is the store's (wrapped), not
+// ErrUnknownKey: a store that fails is not the token's fault.
 func (s *StoreKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	prev, _ := s.Secrets.(interface {
 		Previous(name string) (*secrets.Secret, error)
 	})
+	var errs []error
 	for _, name := range s.Names {
 		cands := make([]*secrets.Secret, 0, 2)
 		if sec, err := s.Secrets.Get(ctx, name); err == nil {
 			cands = append(cands, sec)
+		} else {
+			errs = append(errs, err)
 		}
 		if prev != nil {
 			if sec, err := prev.Previous(name); err == nil {
 				cands = append(cands, sec)
+			} else if !errors.Is(err, secrets.ErrNotFound) { // ErrNotFound: no previous version
+				errs = append(errs, err)
 			}
 		}
 		for _, sec := range cands {
@@ -211,7 +333,13 @@ func (s *StoreKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, erro
 			if err == nil && pk.kid == kid {
 				return pk.pub, nil
 			}
+			if err != nil && !errors.Is(err, secrets.ErrDestroyed) {
+				errs = append(errs, err)
+			}
 		}
+	}
+	if len(errs) > 0 {
+		return nil, newError("key", nil, fmt.Errorf("kid %q not found, and the store failed: %w", printable(kid, 64), errors.Join(errs...)))
 	}
 	return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not the version of any of %d keys in the store", printable(kid, 64), len(s.Names)))
 }

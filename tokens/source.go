@@ -20,26 +20,55 @@ type Source interface {
 // Request says which token is wanted: the scopes and the audience it must
 // be good for. The order of either list does not matter; a [Cache] keeps one
 // token per distinct (scopes, audience) pair.
+//
+// Every value must be an RFC 6749 scope-token: one or more printable ASCII
+// characters other than space, '"' and '\' (a value with a space would be
+// sent as two). A [Cache] refuses any other with an error matching
+// [ErrInvalid].
 type Request struct {
 	// Scopes are the OAuth 2.0 scopes asked for. Nil: none (the server's
 	// default).
 	Scopes []string
 	// Audience names the resource servers the token is for (the
-	// "audience" parameter, a JWT's "aud"). Nil: none.
+	// "audience" or "resource" parameter, a JWT's "aud"). Nil: none.
 	Audience []string
 }
 
-// normal returns r with both lists sorted and de-duplicated (copies).
-func (r Request) normal() Request {
-	norm := func(s []string) []string {
-		if len(s) == 0 {
-			return nil
+// normal checks r and returns it with both lists sorted and de-duplicated
+// (copies). It fails with ErrInvalid for a value that is not a scope-token.
+func (r Request) normal() (Request, error) {
+	for _, list := range [][]string{r.Scopes, r.Audience} {
+		for _, v := range list {
+			if !isScopeToken(v) {
+				return Request{}, invalidf("request", "%q is not an RFC 6749 scope-token (printable ASCII without space, '\"' or '\\')", printable(v, 100))
+			}
 		}
-		s = slices.Clone(s)
-		slices.Sort(s)
-		return slices.Compact(s)
 	}
-	return Request{Scopes: norm(r.Scopes), Audience: norm(r.Audience)}
+	return Request{Scopes: sortedSet(r.Scopes), Audience: sortedSet(r.Audience)}, nil
+}
+
+// sortedSet returns a sorted, de-duplicated copy of s; nil when s is empty.
+func sortedSet(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// isScopeToken reports whether s matches RFC 6749 section 3.3:
+// scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // key identifies a normalised request in a Cache.
@@ -111,26 +140,46 @@ type Revoker interface {
 // [*secrets.View] (for least privilege). Each use reads the current
 // version, so a rotated client secret or signing key is picked up without a
 // restart.
+//
+// An [Issuer] also uses two optional methods when its Secrets has them
+// (a *secrets.Store has both, a *secrets.View the first):
+// Subscribe(pattern string, fn func(secrets.Event)) (cancel func(), err error),
+// to publish a rotated key as soon as the store has it, and
+// Previous(name string) (*secrets.Secret, error), to go on signing with
+// the previous key during IssuerOptions.PublishAhead.
 type Secrets interface {
 	Get(ctx context.Context, name string) (*secrets.Secret, error)
 }
 
-// useSecret opens the current version of name for fn, and once more with
-// a fresh handle when a rotation wiped the version between Get and Use.
+// useSecret opens the current version of name for fn, which also gets the
+// version. It tries once more, with a fresh handle, only when the handle's
+// own version was wiped between Get and Use (a rotation with a negative
+// overlap): that is the one case in which Use fails without calling fn.
+// An error of fn's own is returned as it is, whatever it wraps.
+// (secrets.Store.Use does the same but does not tell fn the version, which
+// every caller here needs: the kid, or which credential was sent.)
 func useSecret(ctx context.Context, s Secrets, name string, fn func(version string, value []byte) error) error {
+	return useHandle(ctx, s, name, nil, fn)
+}
+
+// useHandle is useSecret starting from a handle already got (nil: get one).
+func useHandle(ctx context.Context, s Secrets, name string, sec *secrets.Secret, fn func(version string, value []byte) error) error {
 	for try := 0; ; try++ {
-		sec, err := s.Get(ctx, name)
-		if err != nil {
-			return err
+		if sec == nil {
+			var err error
+			if sec, err = s.Get(ctx, name); err != nil {
+				return err
+			}
 		}
-		err = sec.Use(func(v []byte) error { return fn(sec.Version(), v) })
-		if try == 0 && isDestroyed(err) {
+		called := false
+		err := sec.Use(func(v []byte) error {
+			called = true
+			return fn(sec.Version(), v)
+		})
+		if try == 0 && !called && errors.Is(err, secrets.ErrDestroyed) && !errors.Is(err, secrets.ErrRevoked) && ctx.Err() == nil {
+			sec = nil
 			continue
 		}
 		return err
 	}
-}
-
-func isDestroyed(err error) bool {
-	return errors.Is(err, secrets.ErrDestroyed) && !errors.Is(err, secrets.ErrRevoked)
 }

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/internal/guard"
@@ -23,8 +23,8 @@ import (
 // A Token redacts itself in every output: fmt verbs, slog, JSON and text
 // marshalling show its type, scopes, audience and expiry, never the value.
 // Tokens are immutable and safe for concurrent use. A Token is made by a
-// [Cache]; it can be opened until it expires, until it is dropped, or until
-// its Cache is closed.
+// [Cache]; it can be opened until it expires, until it is dropped (or
+// evicted unused), or until its Cache is closed.
 type Token struct {
 	typ       string
 	scopes    []string
@@ -37,19 +37,64 @@ type Token struct {
 	size      int
 
 	k      *keeper
-	mu     sync.RWMutex // orders Use against destroy
 	sealed *guard.Sealed
-	gone   error
+	// refs counts Use calls under way, plus goneBit once destroyed; the
+	// last Use out of a destroyed token wipes it, so destroy never waits
+	// (as secrets.Secret does).
+	refs atomic.Int64
+	gone atomic.Pointer[Error] // why the token was wiped; nil while usable
+	// handed is set once the Cache has returned the token to a caller:
+	// an idle eviction revokes only a token nobody was given.
+	handed atomic.Bool
 }
 
+// goneBit marks a reference count whose owner is gone: no new reader may
+// enter, and the last one out finishes the job.
+const goneBit = 1 << 62
+
 // keeper is what the tokens of one Cache share: the guard that seals
-// them, the clock that expires them, and the lock that keeps every open
-// away from the guard's Close.
+// them, the clock that expires them, and the count of Use calls under way
+// that the Cache's Close waits for before it closes the guard.
 type keeper struct {
-	guard  *guard.Guard
-	clock  secrets.Clock
-	mu     sync.RWMutex
-	closed bool
+	guard   *guard.Guard
+	clock   secrets.Clock
+	refs    atomic.Int64  // Use calls under way, plus goneBit once closing
+	drained chan struct{} // closed once closing and no Use is under way
+}
+
+func newKeeper(g *guard.Guard, clock secrets.Clock) *keeper {
+	return &keeper{guard: g, clock: clock, drained: make(chan struct{})}
+}
+
+// enter counts a Use in, unless the Cache is closing.
+func (k *keeper) enter() bool {
+	for {
+		r := k.refs.Load()
+		if r&goneBit != 0 {
+			return false
+		}
+		if k.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
+}
+
+// leave counts a Use out; the last one out of a closing Cache lets Close
+// go on.
+func (k *keeper) leave() {
+	if k.refs.Add(-1) == goneBit {
+		close(k.drained)
+	}
+}
+
+// close refuses new Use calls at once and waits for those under way. A
+// Use nested in another fails with ErrClosed instead of waiting, so this
+// never deadlocks against a reader. Called once.
+func (k *keeper) close() {
+	if k.refs.Or(goneBit) == 0 {
+		close(k.drained)
+	}
+	<-k.drained
 }
 
 // Type returns the token type, such as "Bearer" (as the server spelled it;
@@ -82,19 +127,20 @@ func (t *Token) Expired(now time.Time) bool { return now.UnixNano() >= t.expNS }
 // Use calls fn with the token's value, in locked scratch memory that is
 // wiped as soon as fn returns (or panics). fn must not keep the slice. Use
 // fails, without calling fn, with an error matching [ErrExpired] once the
-// token has expired, and [ErrClosed] once it was dropped or its Cache
-// closed. fn must not call the Cache's Close, which waits for Use calls.
+// token has expired, and [ErrClosed] once it was dropped or evicted or its
+// Cache is closing. Use never waits for a lock: a Use nested in another,
+// or one that starts while the Cache closes, fails with ErrClosed rather
+// than wait. fn must not call the Cache's Close, which waits for the Use
+// calls under way.
 func (t *Token) Use(fn func(value []byte) error) error {
-	t.k.mu.RLock()
-	defer t.k.mu.RUnlock()
-	if t.k.closed {
+	if !t.k.enter() {
 		return newError("use", ErrClosed, nil)
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.gone != nil {
-		return t.gone
+	defer t.k.leave()
+	if err := t.acquire(); err != nil {
+		return err
 	}
+	defer t.release()
 	if t.Expired(t.k.clock.Now()) {
 		return newError("use", ErrExpired, fmt.Errorf("token expired at %s", t.expiresAt.UTC().Format(time.RFC3339)))
 	}
@@ -132,13 +178,36 @@ func authScheme(typ string) string {
 	return typ
 }
 
-// destroy wipes the value; Use calls afterwards fail with why. It waits
-// for Use calls of this token under way.
-func (t *Token) destroy(why error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.gone == nil {
-		t.gone = why
+// acquire counts a reader in, unless the token is gone.
+func (t *Token) acquire() error {
+	for {
+		r := t.refs.Load()
+		if r&goneBit != 0 {
+			return t.gone.Load()
+		}
+		if t.refs.CompareAndSwap(r, r+1) {
+			return nil
+		}
+	}
+}
+
+// release counts a reader out; the last one out of a destroyed token
+// wipes it.
+func (t *Token) release() {
+	if t.refs.Add(-1) == goneBit {
+		t.sealed.Destroy()
+	}
+}
+
+// destroy makes the token unusable at once; later Use calls fail with
+// why. It wipes the value now or, when Use calls of it are under way,
+// leaves the wipe to the last of them (the Cache's Close waits for those).
+// It never waits.
+func (t *Token) destroy(why *Error) {
+	if !t.gone.CompareAndSwap(nil, why) {
+		return
+	}
+	if t.refs.Or(goneBit) == 0 {
 		t.sealed.Destroy()
 	}
 }

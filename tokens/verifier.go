@@ -18,8 +18,20 @@ import (
 // with ID kid, or an error matching [ErrUnknownKey] when there is none.
 // [*Issuer], [*JWKS] and [*StoreKeys] are KeySets. Implementations must be
 // safe for concurrent use.
+//
+// A [*JWKS] and an [*Issuer] also tell a [Verifier] the algorithm each key
+// was declared for (a JWK's "alg"): the Verifier then accepts that
+// algorithm alone with the key. A KeySet of another type (including one
+// that wraps these) gives keys only, which verify any algorithm of their
+// type.
 type KeySet interface {
 	Key(ctx context.Context, kid string) (crypto.PublicKey, error)
+}
+
+// algKeySet is a KeySet that knows the algorithm each key was declared
+// for ("" when none was).
+type algKeySet interface {
+	keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error)
 }
 
 // DefaultAlgorithms returns the algorithms a [Verifier] accepts when
@@ -129,9 +141,11 @@ func NewVerifier(keys KeySet, issuer, audience string, opts *VerifierOptions) (*
 // returns its claims. Errors match [ErrRejected], and also the precise
 // reason: jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet,
 // jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience,
-// jwt.ErrTokenSignatureInvalid, jwt.ErrTokenUnverifiable (a refused
-// algorithm), jwt.ErrTokenMalformed, [ErrUnknownKey] or [ErrMissingScope].
-// They never quote the token.
+// jwt.ErrTokenSignatureInvalid (a bad signature, or an algorithm not in the
+// allow-list, "none" and HMAC included), jwt.ErrTokenUnverifiable (no key:
+// [ErrUnknownKey] too; or a key that does not fit the algorithm: of another
+// type, or declared for another algorithm), jwt.ErrTokenMalformed or
+// [ErrMissingScope]. They never quote the token.
 func (v *Verifier) Verify(ctx context.Context, token string, scopes ...string) (*Claims, error) {
 	if len(token) > MaxTokenSize {
 		return nil, newError("verify", ErrRejected, jwt.ErrTokenMalformed)
@@ -144,12 +158,23 @@ func (v *Verifier) Verify(ctx context.Context, token string, scopes ...string) (
 			return nil, newError("key", ErrUnknownKey, errors.New("token has no kid"))
 		}
 		kid = k
-		pub, err := v.keys.Key(ctx, k)
+		var pub crypto.PublicKey
+		var declared string
+		var err error
+		if ks, ok := v.keys.(algKeySet); ok {
+			pub, declared, err = ks.keyAlg(ctx, k)
+		} else {
+			pub, err = v.keys.Key(ctx, k)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if alg := t.Method.Alg(); !keyFits(alg, pub) {
+		alg := t.Method.Alg()
+		if !keyFits(alg, pub) {
 			return nil, newError("key", nil, errors.New("algorithm "+printable(alg, 16)+" does not fit the key's type"))
+		}
+		if declared != "" && declared != alg {
+			return nil, newError("key", nil, errors.New("algorithm "+printable(alg, 16)+" is not the key's declared "+printable(declared, 16)))
 		}
 		return pub, nil
 	})

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -171,9 +172,15 @@ func TestVerifyRejects(t *testing.T) {
 			}
 		})
 	}
-	// PS256 is in the default allow-list and fits an RSA key.
-	if _, err := env.v.Verify(ctx, psWithRSA); err != nil {
-		t.Errorf("PS256 with the RSA key: %v", err)
+	// PS256 is in the default allow-list and fits an RSA key, but the
+	// Issuer declares its key for RS256 alone (its JWK's "alg"): refused.
+	if _, err := env.v.Verify(ctx, psWithRSA); !errors.Is(err, ErrRejected) {
+		t.Errorf("PS256 with the Issuer's RS256 key: %v, want ErrRejected", err)
+	}
+	// A KeySet that declares no algorithm accepts any RSA one.
+	anyRSA, _ := NewVerifier(keyOnly{env.issuer}, testIssuer, testAudience, &VerifierOptions{Clock: env.clock})
+	if _, err := anyRSA.Verify(ctx, psWithRSA); err != nil {
+		t.Errorf("PS256 with an RSA key of no declared algorithm: %v", err)
 	}
 	// An allow-list that names none or HMAC is refused outright.
 	for _, alg := range []string{"none", "HS256"} {
@@ -320,12 +327,20 @@ func TestIssuerKeyRotation(t *testing.T) {
 	if len(set.Keys) != 1 || set.Keys[0].Kid != "2" {
 		t.Fatalf("JWKS after the overlap: %+v", set)
 	}
-	// Rotation is seen by the JWKS even before a token is signed.
+	// Rotation is seen by the JWKS even before a token is signed: the
+	// store's event publishes it.
 	rotate(t, store, mem, "signing-key", ecKeyPEM(t))
-	set, _ = iss.JWKS(ctx)
-	if len(set.Keys) != 2 || set.Keys[0].Kid != "3" {
-		t.Fatalf("JWKS right after the second rotation: %+v", set)
-	}
+	waitUntil(t, "the JWKS publishes the rotated key", func() bool {
+		set, _ = iss.JWKS(ctx)
+		return len(set.Keys) == 2 && set.Keys[0].Kid == "3"
+	})
+}
+
+// keyOnly hides everything of a KeySet but Key.
+type keyOnly struct{ ks KeySet }
+
+func (k keyOnly) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	return k.ks.Key(ctx, kid)
 }
 
 func TestStoreKeys(t *testing.T) {
