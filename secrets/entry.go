@@ -342,7 +342,7 @@ func (e *entry) install(sec *Secret, now time.Time) error {
 	e.recovered()
 	e.nextRefresh = e.plan(now, sec)
 	e.reschedule()
-	e.s.hub.publish(ev)
+	e.s.hub.Publish(ev)
 	if old != nil {
 		e.tel.refreshed(outcomeRotated)
 		e.s.log.Info("strongroom: secret rotated", "secret", e.name, "version", sec.version, "previous_version", old.version)
@@ -378,7 +378,7 @@ func (e *entry) fail(kind EventKind, err *Error, now time.Time) error {
 		e.nextRefresh = now.Add(e.backoff())
 		e.reschedule()
 	}
-	e.s.hub.publish(Event{Kind: kind, Secret: e.name, Time: now, Err: err})
+	e.s.hub.Publish(Event{Kind: kind, Secret: e.name, Time: now, Err: err})
 	failures := e.failures
 	e.mu.Unlock()
 	if kind == EventRejected {
@@ -454,12 +454,12 @@ func (e *entry) tick(now time.Time) {
 	if sa := e.staleAt.Load(); sa != 0 && !e.staleSent && now.UnixNano() >= sa {
 		e.staleSent = true
 		err := e.staleError("refresh", now)
-		e.s.hub.publish(Event{Kind: EventStale, Secret: e.name, Time: now, Err: err})
+		e.s.hub.Publish(Event{Kind: EventStale, Secret: e.name, Time: now, Err: err})
 		e.s.log.Error("strongroom: staleness budget spent; reads now fail", "secret", e.name, "error", err.Error())
 	}
 	if cur := e.cur.Load(); cur != nil && !e.expiredSent && !cur.expiresAt.IsZero() && !now.Before(cur.expiresAt) {
 		e.expiredSent = true
-		e.s.hub.publish(Event{Kind: EventExpired, Secret: e.name, Version: cur.version, ExpiresAt: cur.expiresAt, Time: now})
+		e.s.hub.Publish(Event{Kind: EventExpired, Secret: e.name, Version: cur.version, ExpiresAt: cur.expiresAt, Time: now})
 		e.s.log.Error("strongroom: secret expired", "secret", e.name, "version", cur.version)
 	}
 	due := e.flight == nil && !e.nextRefresh.IsZero() && !now.Before(e.nextRefresh)
@@ -673,7 +673,7 @@ func (e *entry) end(to life, why *Error, ev Event) []string {
 		if len(versions) > 0 {
 			ev.Version = versions[0]
 		}
-		e.s.hub.publish(ev)
+		e.s.hub.Publish(ev)
 	}
 	e.mu.Unlock()
 	if stop != nil {

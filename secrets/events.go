@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -93,7 +92,16 @@ func (s *Store) Subscribe(pattern string, fn func(Event)) (cancel func(), err er
 	if err != nil {
 		return nil, err
 	}
-	return s.hub.add(match, fn)
+	return s.subscribe(func(name string) bool { return match(name) }, fn)
+}
+
+// subscribe registers fn for the events of the secrets match accepts.
+func (s *Store) subscribe(match func(name string) bool, fn func(Event)) (func(), error) {
+	cancel, ok := s.hub.Subscribe(func(e Event) bool { return match(e.Secret) }, fn)
+	if !ok {
+		return nil, newError("subscribe", "", ErrClosed, nil)
+	}
+	return cancel, nil
 }
 
 // matcher checks a subscription pattern and returns its test.
@@ -105,128 +113,4 @@ func matcher(pattern string) (func(name string) bool, error) {
 		return nil, newError("subscribe", "", ErrInvalid, err)
 	}
 	return func(name string) bool { return match(pattern, name) }, nil
-}
-
-// hub fans events out to subscribers.
-type hub struct {
-	s      *Store
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
-	closed bool
-	wg     sync.WaitGroup
-}
-
-type subscriber struct {
-	match func(name string) bool
-	fn    func(Event)
-	max   int
-
-	mu    sync.Mutex
-	queue []Event
-	wake  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (h *hub) init(s *Store) {
-	h.s = s
-	h.subs = make(map[*subscriber]struct{})
-}
-
-func (h *hub) add(match func(string) bool, fn func(Event)) (func(), error) {
-	sub := &subscriber{match: match, fn: fn, max: h.s.opts.EventBuffer,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil, newError("subscribe", "", ErrClosed, nil)
-	}
-	h.subs[sub] = struct{}{}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		sub.deliver(h.s)
-	}()
-	return func() {
-		h.mu.Lock()
-		delete(h.subs, sub)
-		h.mu.Unlock()
-		sub.stop()
-	}, nil
-}
-
-// publish queues ev for every matching subscriber. Callers hold the
-// secret's lock, which orders one secret's events; h.mu orders all of them.
-func (h *hub) publish(ev Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for sub := range h.subs {
-		if !sub.match(ev.Secret) {
-			continue
-		}
-		sub.mu.Lock()
-		if n := len(sub.queue); n >= sub.max {
-			sub.queue[n-1].Dropped++
-		} else {
-			sub.queue = append(sub.queue, ev)
-		}
-		sub.mu.Unlock()
-		select {
-		case sub.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (h *hub) close() {
-	h.mu.Lock()
-	h.closed = true
-	subs := h.subs
-	h.subs = nil
-	h.mu.Unlock()
-	for sub := range subs {
-		sub.stop()
-	}
-	h.wg.Wait()
-}
-
-func (sub *subscriber) stop() { sub.once.Do(func() { close(sub.done) }) }
-
-// deliver runs in the subscriber's goroutine until stop.
-func (sub *subscriber) deliver(s *Store) {
-	for {
-		select {
-		case <-sub.done:
-			return
-		case <-sub.wake:
-		}
-		for {
-			sub.mu.Lock()
-			if len(sub.queue) == 0 {
-				sub.mu.Unlock()
-				break
-			}
-			ev := sub.queue[0]
-			sub.queue[0] = Event{}
-			sub.queue = sub.queue[1:]
-			sub.mu.Unlock()
-			select {
-			case <-sub.done:
-				return
-			default:
-			}
-			sub.call(s, ev)
-		}
-	}
-}
-
-// call runs fn, containing a panic so that one bad hook does not take the
-// process down from a goroutine the program does not own.
-func (sub *subscriber) call(s *Store, ev Event) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("strongroom: event subscriber panicked", "event", ev.Kind.String(), "secret", ev.Secret, "panic", fmt.Sprint(r))
-		}
-	}()
-	sub.fn(ev)
 }

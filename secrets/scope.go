@@ -103,5 +103,5 @@ func (v *View) Subscribe(pattern string, fn func(Event)) (cancel func(), err err
 	if err != nil {
 		return nil, err
 	}
-	return v.s.hub.add(func(name string) bool { return match(name) && v.Allows(name) }, fn)
+	return v.s.subscribe(func(name string) bool { return match(name) && v.Allows(name) }, fn)
 }

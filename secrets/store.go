@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/strongroom/strongroom/internal/backoff"
+	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/providers"
 )
@@ -24,7 +26,7 @@ type Store struct {
 	log       *slog.Logger
 	guard     *guard.Guard
 	tel       *telemetry
-	hub       hub
+	hub       fanout.Hub[Event]
 	sched     scheduler
 
 	rand *backoff.Rand // jitter and backoff
@@ -104,7 +106,11 @@ func open(ctx context.Context, opts *Options) (*Store, error) {
 		g.Close()
 		return nil, newError("open", "", ErrInvalid, err)
 	}
-	s.hub.init(s)
+	s.hub.Buffer = o.EventBuffer
+	s.hub.Drop = func(last *Event) { last.Dropped++ }
+	s.hub.Panic = func(e Event, r any) {
+		s.log.Error("strongroom: event subscriber panicked", "event", e.Kind.String(), "secret", e.Secret, "panic", fmt.Sprint(r))
+	}
 	s.sched.init(s)
 	s.bg.Add(1)
 	go func() {
@@ -297,7 +303,7 @@ func (s *Store) Close() error {
 		}
 		s.bg.Wait()
 		s.pending.Wait() // the last Use of each version wipes it
-		s.hub.close()
+		s.hub.Close()
 		s.tel.close()
 		var errs []error
 		for _, scheme := range sortedKeys(s.providers) {
