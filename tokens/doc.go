@@ -40,7 +40,8 @@
 // the server's Retry-After; meanwhile the token held is served until it
 // expires (less Options.ExpiryMargin, for requests in flight and clock
 // skew). From then on calls fail at once with [ErrExpired] until the next
-// attempt succeeds: an expired token is never returned.
+// attempt succeeds: an expired token is never returned. A Request nobody
+// asks for in Options.IdleAfter (1 h) is no longer refreshed.
 //
 // Unlike golang.org/x/oauth2, Token takes a context, keeps none, refreshes
 // off the caller's path at a fraction of the lifetime rather than ten
@@ -52,9 +53,15 @@
 // [Cache], [Client], [Issuer], [Verifier], [JWKS], [StoreKeys], [Token] and
 // [Transport] are safe for concurrent use. A Cache starts one goroutine per
 // fetch under way and one timer per Request; [Cache.Close] stops the timers,
-// cancels the fetches and waits for them. Close is idempotent, and calls
-// after it fail with [ErrClosed]. [Client.Close] wipes a rotated refresh
-// token it holds.
+// cancels the fetches and waits for them (a refresh token grant already
+// sent is not cancelled: it runs to its end), then waits for the
+// [Token.Use] calls under way. Use never waits for a lock: one that starts
+// during Close, nested in another Use or not, fails with ErrClosed. A
+// [JWKS] runs at most one background fetch, which [JWKS.Close] stops; an
+// [Issuer] subscribes to its key's events in the store, which
+// [Issuer.Close] ends. Close is idempotent everywhere, and calls after it
+// fail with [ErrClosed]. [Client.Close] wipes a rotated refresh token it
+// holds.
 //
 // # Errors
 //
@@ -78,9 +85,20 @@
 //
 // Honest limits: the HTTP stack reads the response and writes the request
 // through its own buffers, which are not wiped; an Authorization header set
-// by [Token.SetAuthHeader] or [Transport], an oauth2.Token from
-// [OAuth2TokenSource], and a private key parsed to sign are ordinary Go
-// values on the heap until the collector reclaims them. A Verifier accepts
-// asymmetric algorithms only: "none" and HMAC are refused, and each key
-// verifies only the algorithms of its own type (no algorithm confusion).
+// by [Token.SetAuthHeader] or [Transport], the client_secret_basic header
+// ("Basic" and the base64 of the client ID and secret) that a [Client]
+// sends, an oauth2.Token from [OAuth2TokenSource] (one string per token,
+// kept until the next token), and a private key parsed to sign are
+// ordinary Go values on the heap until the collector reclaims them. A
+// fetch that Drop or Close cancels after the server issued a token but
+// before its answer arrived leaves that token unrevoked (it was never
+// seen); one whose answer does arrive is revoked.
+//
+// A Verifier accepts asymmetric algorithms only: "none" and HMAC are
+// refused, each key verifies only the algorithms of its own type, and a
+// key declared for one algorithm (a JWK's "alg", which [JWKS] and [Issuer]
+// report) verifies that one alone (no algorithm confusion). A JWKS trusts
+// the keys of a set it cannot refresh for JWKSOptions.MaxStale (24 h), no
+// longer. URLs that carry credentials (user information) are refused, and
+// errors show URLs with user information withheld.
 package tokens

@@ -94,6 +94,7 @@ func (e *entry) wait(ctx context.Context) (*Token, error) {
 		now := e.c.k.clock.Now()
 		held := e.cur.Load()
 		if held != nil && now.UnixNano() < held.serveNS {
+			held.handed.Store(true) // under e.mu: end cannot run meanwhile
 			e.mu.Unlock()
 			return held, nil
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/strongroom/strongroom/providers/memory"
+	"github.com/strongroom/strongroom/secrets"
 )
 
 const (
@@ -32,6 +33,8 @@ type verifyEnv struct {
 	v      *Verifier
 	sign   func(req Request) string
 	kid    string
+	store  *secrets.Store
+	mem    *memory.Provider
 }
 
 func newVerifyEnv(t *testing.T, keyPEM []byte) *verifyEnv {
@@ -47,7 +50,8 @@ func newVerifyEnv(t *testing.T, keyPEM []byte) *verifyEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &verifyEnv{clock: clock, issuer: iss, v: v}
+	t.Cleanup(func() { iss.Close() })
+	env := &verifyEnv{clock: clock, issuer: iss, v: v, store: store, mem: mem}
 	env.sign = func(req Request) string {
 		g, err := iss.Fetch(context.Background(), req)
 		if err != nil {

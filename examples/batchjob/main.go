@@ -74,6 +74,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer issuer.Close()
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/jwks.json", issuer)
 
@@ -83,6 +84,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer jwks.Close()
 	for _, api := range []struct{ audience, scope string }{{"billing", "invoices:read"}, {"reports", "reports:write"}} {
 		v, err := tokens.NewVerifier(jwks, base, api.audience, nil)
 		if err != nil {
@@ -129,11 +131,12 @@ func run(ctx context.Context) error {
 			fmt.Println("  " + body)
 		}
 		if round == 1 {
-			// Rotate the signing key in the store. The Issuer signs with the
-			// new version from the next token on; the old public key stays in
-			// the JWKS for the overlap, so tokens already out keep working.
-			// Dropping the cached tokens makes the job use the new key now
-			// rather than at the next refresh.
+			// Rotate the signing key in the store. The Issuer publishes the
+			// new version as soon as the store has it, and signs with it from
+			// the next token on; the old public key stays in the JWKS for the
+			// overlap, so tokens already out keep working. Dropping the cached
+			// tokens makes the job use the new key now rather than at the next
+			// refresh.
 			key, err := newKey()
 			if err != nil {
 				return err
@@ -143,13 +146,16 @@ func run(ctx context.Context) error {
 			if err := store.Refresh(ctx, keyName); err != nil {
 				return err
 			}
+			cache.Drop(ctx, billingReq)
+			cache.Drop(ctx, reportsReq)
+			if _, err := cache.Token(ctx, billingReq); err != nil { // signed with the new key
+				return err
+			}
 			set, err := issuer.JWKS(ctx)
 			if err != nil {
 				return err
 			}
 			fmt.Printf("== signing key rotated; the JWKS publishes %d keys (new and previous)\n", len(set.Keys))
-			cache.Drop(ctx, billingReq)
-			cache.Drop(ctx, reportsReq)
 		}
 	}
 
