@@ -98,7 +98,7 @@ func TestURLCredentialsRefused(t *testing.T) {
 	leakCheck(t)
 	for _, raw := range []string{
 		"https://batch:s3cr3t-pass@auth.example/token",
-		"https://s3cr3t-pass@auth.example/token", // an API key as the user name
+		"https://s3cr3t-pass@auth.example/token",     // an API key as the user name
 		"https://batch:s3cr3t-pass@auth.example/%zz", // does not parse
 	} {
 		_, err := NewClient(raw, "id", ClientAuth{}, nil)
