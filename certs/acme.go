@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/acme"
 )
@@ -26,10 +27,18 @@ type ACMEOptions struct {
 	// accident.
 	DirectoryURL string
 
+	// Prompt is called with the URL of the CA's terms of service when
+	// the account is registered, and must return true to agree to them;
+	// [AcceptTOS] does. Required: NewACME refuses a nil Prompt, so that
+	// agreeing to a CA's terms is always the program's explicit choice
+	// (as autocert.Manager's Prompt). When it returns false, Issue fails
+	// with ErrConfig without registering.
+	Prompt func(tosURL string) bool
+
 	// AccountKey is the ACME account's key (ECDSA or RSA). Zero: a new
-	// ECDSA P-256 key, made at the first Issue and kept in memory for the
-	// life of the ACME value, so that every process run registers a new
-	// account. Set it (a sealed signer, say) to keep one account.
+	// ECDSA P-256 key, made by NewACME and kept in memory for the life of
+	// the ACME value, so that every process run registers a new account.
+	// Set it (a sealed signer, say) to keep one account.
 	AccountKey crypto.Signer
 
 	// Contact are the account's contact URLs ("mailto:ops@example.com").
@@ -48,8 +57,12 @@ type ACMEOptions struct {
 	UserAgent string
 }
 
+// AcceptTOS agrees to any CA's terms of service: set it as
+// [ACMEOptions].Prompt once they have been read and accepted.
+func AcceptTOS(tosURL string) bool { return true }
+
 // Solver proves control of a name to an ACME CA, for one challenge type.
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use, and honour ctx.
 type Solver interface {
 	// Type is the ACME challenge type answered: "http-01", "dns-01",
 	// "tls-alpn-01".
@@ -61,7 +74,10 @@ type Solver interface {
 	// [DNS01Record](keyAuth) in a TXT record at _acme-challenge.<name>,
 	// and tls-alpn-01 embeds as its SHA-256 in a certificate.
 	Present(ctx context.Context, identifier, token, keyAuth string) error
-	// CleanUp removes what Present made.
+	// CleanUp removes what Present made. It runs also when the attempt's
+	// context has ended (a timeout, Close), under a context of its own
+	// that ends after 10 seconds, so that it cannot hold Close up for
+	// longer when it honours ctx.
 	CleanUp(ctx context.Context, identifier, token string) error
 }
 
@@ -76,8 +92,12 @@ func DNS01Record(keyAuth string) string {
 // with golang.org/x/crypto/acme: it registers an account (once), orders a
 // certificate for the request's names, answers each authorization's
 // challenge with the first Solver of its type, finalizes the order with
-// the request and returns the chain. Make one with [NewACME]; it is safe
-// for concurrent use.
+// the request and returns the chain. When an order fails, it deactivates
+// the order's authorizations that are not valid, so that none lingers
+// pending at the CA. A [Renewal] with an ACME issuer backs off at least a
+// minute after a failure by default (Renewal.MinBackoff), to stay well
+// under the CA's limits on failed validations. Make one with [NewACME];
+// it is safe for concurrent use.
 type ACME struct {
 	client  *acme.Client
 	opts    ACMEOptions
@@ -86,10 +106,15 @@ type ACME struct {
 }
 
 // NewACME makes an ACME issuer. It does no I/O; the account is registered
-// at the first Issue.
+// at the first Issue. It fails with ErrConfig without a DirectoryURL, a
+// Solver, or a Prompt.
 func NewACME(opts *ACMEOptions) (*ACME, error) {
 	if opts == nil || opts.DirectoryURL == "" || len(opts.Solvers) == 0 {
 		return nil, &Error{Op: "new", Kind: ErrConfig, Err: reason("ACME needs a DirectoryURL and at least one Solver")}
+	}
+	if opts.Prompt == nil {
+		return nil, &Error{Op: "new", Kind: ErrConfig, Err: reason("ACMEOptions.Prompt is nil: the CA's terms of service are not accepted; " +
+			"read them and set Prompt to certs.AcceptTOS (or a function that checks their URL) to accept them")}
 	}
 	a := &ACME{opts: *opts}
 	a.opts.Solvers = append([]Solver(nil), opts.Solvers...)
@@ -117,7 +142,15 @@ func (a *ACME) register(ctx context.Context) error {
 	if a.regDone {
 		return nil
 	}
-	_, err := a.client.Register(ctx, &acme.Account{Contact: a.opts.Contact}, acme.AcceptTOS)
+	dir, err := a.client.Discover(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the directory: %w", err)
+	}
+	if dir.Terms != "" && !a.opts.Prompt(dir.Terms) {
+		return &Error{Op: "issue (acme)", Kind: ErrConfig,
+			Err: reason("the CA's terms of service (%s) were not accepted: ACMEOptions.Prompt returned false", dir.Terms)}
+	}
+	_, err = a.client.Register(ctx, &acme.Account{Contact: a.opts.Contact}, func(string) bool { return true })
 	if err != nil && !errors.Is(err, acme.ErrAccountAlreadyExists) {
 		return fmt.Errorf("registering the account: %w", err)
 	}
@@ -130,9 +163,23 @@ func (a *ACME) register(ctx context.Context) error {
 func (a *ACME) Issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
 	chain, err := a.issue(ctx, csr)
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
 		return nil, &Error{Op: "issue (acme)", Kind: ErrIssue, Err: err}
 	}
 	return chain, nil
+}
+
+// cleanupTimeout bounds the clean-up after an attempt: a Solver's CleanUp,
+// deactivating authorizations.
+const cleanupTimeout = 10 * time.Second
+
+// cleanupContext is a context for clean-up after an attempt under ctx: it
+// runs also when ctx has ended, and ends after cleanupTimeout.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
 
 func (a *ACME) issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
@@ -154,6 +201,12 @@ func (a *ACME) issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byt
 		return nil, fmt.Errorf("creating the order: %w", err)
 	}
 	orderURL := order.URI // later replies may not carry it again
+	succeeded := false
+	defer func() {
+		if !succeeded {
+			a.deactivate(ctx, order.AuthzURLs)
+		}
+	}()
 	for _, u := range order.AuthzURLs {
 		if err := a.authorize(ctx, u); err != nil {
 			return nil, err
@@ -174,7 +227,23 @@ func (a *ACME) issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byt
 	if err != nil {
 		return nil, fmt.Errorf("finalizing the order: %w", err)
 	}
+	succeeded = true
 	return chain, nil
+}
+
+// deactivate deactivates the authorizations at urls that are not valid
+// (pending, or left so by a failure), as RFC 8555 section 7.5.2 lets a
+// client relinquish them, so that none lingers at the CA. It is bounded
+// by cleanupTimeout and reports nothing: the order has failed already.
+func (a *ACME) deactivate(ctx context.Context, urls []string) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	for _, u := range urls {
+		if authz, err := a.client.GetAuthorization(ctx, u); err == nil && authz.Status == acme.StatusValid {
+			continue
+		}
+		a.client.RevokeAuthorization(ctx, u)
+	}
 }
 
 // authorize answers the authorization at u, unless it is valid already.
@@ -206,7 +275,11 @@ func (a *ACME) authorize(ctx context.Context, u string) error {
 	if err := solver.Present(ctx, id, chal.Token, keyAuth); err != nil {
 		return fmt.Errorf("presenting the %s challenge for %s: %w", chal.Type, id, err)
 	}
-	defer solver.CleanUp(context.WithoutCancel(ctx), id, chal.Token)
+	defer func() {
+		ctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		solver.CleanUp(ctx, id, chal.Token)
+	}()
 	if _, err := a.client.Accept(ctx, chal); err != nil {
 		return fmt.Errorf("accepting the %s challenge for %s: %w", chal.Type, id, err)
 	}

@@ -37,7 +37,7 @@ func TestACMEIssuanceAndRenewalWithPebble(t *testing.T) {
 	t.Cleanup(func() { hs.Close() })
 
 	issuer, err := certs.NewACME(&certs.ACMEOptions{DirectoryURL: p.DirectoryURL, HTTPClient: p.HTTPClient,
-		Solvers: []certs.Solver{solver}, Contact: []string{"mailto:certs-test@example.com"}})
+		Solvers: []certs.Solver{solver}, Contact: []string{"mailto:certs-test@example.com"}, Prompt: certs.AcceptTOS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestACMEErrors(t *testing.T) {
 	if _, err := certs.NewACME(nil); !errors.Is(err, certs.ErrConfig) {
 		t.Errorf("NewACME(nil) = %v, want ErrConfig", err)
 	}
-	iss, err := certs.NewACME(&certs.ACMEOptions{DirectoryURL: "https://127.0.0.1:1/dir", Solvers: []certs.Solver{&certs.HTTP01Solver{}}})
+	iss, err := certs.NewACME(&certs.ACMEOptions{DirectoryURL: "https://127.0.0.1:1/dir", Solvers: []certs.Solver{&certs.HTTP01Solver{}}, Prompt: certs.AcceptTOS})
 	if err != nil {
 		t.Fatal(err)
 	}

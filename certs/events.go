@@ -13,7 +13,8 @@ type EventKind int
 // Kinds of event.
 const (
 	_ EventKind = iota
-	// EventLoaded: the first certificate (or bundle) is in service.
+	// EventLoaded: the first certificate (or bundle) is in service; for a
+	// TrustBundle, also the bundle back in service after a withdrawal.
 	EventLoaded
 	// EventRotated: a new certificate (or bundle) replaced the one in
 	// service; the next handshake uses it.
@@ -36,8 +37,13 @@ const (
 	// EventRenewalFailed: a renewal attempt failed; it is retried after a
 	// backoff, and the certificate in service stays.
 	EventRenewalFailed
-	// EventWithdrawn: the certificate is no longer served: its secret was
-	// revoked or deleted, or renewals failed past Renewal.MaxStale.
+	// EventWithdrawn: the certificate is no longer served: a secret of
+	// its pair was revoked or deleted (the pair stays out of service, its
+	// renewals stopped, until the secret is loaded again), the store
+	// stopped serving a secret of the pair (its staleness budget or
+	// expiry), or renewals failed past Renewal.MaxStale. For a
+	// TrustBundle: its secret was revoked, deleted, went stale or expired,
+	// and the bundle trusts no CA until it is loaded again.
 	EventWithdrawn
 )
 
@@ -113,7 +119,8 @@ func (e Event) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// defaultEventBuffer is how many events may wait for one subscriber.
+// defaultEventBuffer is how many events may wait for one subscriber when
+// Options.EventBuffer (or TrustOptions.EventBuffer) is zero.
 const defaultEventBuffer = 256
 
 // hub fans events out to subscribers, each on its own goroutine with its
@@ -124,6 +131,7 @@ type hub struct {
 	closed bool
 	wg     sync.WaitGroup
 	log    *slog.Logger
+	buffer int // events that may wait per subscriber; set before the first subscribe
 }
 
 type subscriber struct {
@@ -168,7 +176,7 @@ func (h *hub) publish(ev Event) {
 	defer h.mu.Unlock()
 	for sub := range h.subs {
 		sub.mu.Lock()
-		if n := len(sub.q); n >= defaultEventBuffer {
+		if n := len(sub.q); n >= h.buffer {
 			sub.q[n-1].Dropped++
 		} else {
 			sub.q = append(sub.q, ev)

@@ -12,12 +12,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 
 	"github.com/strongroom/strongroom/certs"
@@ -423,4 +427,100 @@ func testCSR(t testing.TB, names ...string) *x509.CertificateRequest {
 		t.Fatal(err)
 	}
 	return csr
+}
+
+// logWatch is a slog handler that keeps every record's level and message,
+// so that a test can wait for one (to know the code under test got there
+// before it moves a virtual clock).
+type logWatch struct {
+	mu      sync.Mutex
+	records []logRecord
+	wake    chan struct{}
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+}
+
+func newLogWatch() *logWatch { return &logWatch{wake: make(chan struct{}, 1)} }
+
+func (w *logWatch) logger() *slog.Logger { return slog.New(w) }
+
+func (w *logWatch) Enabled(context.Context, slog.Level) bool { return true }
+
+func (w *logWatch) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	w.records = append(w.records, logRecord{r.Level, r.Message})
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (w *logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+
+func (w *logWatch) WithGroup(string) slog.Handler { return w }
+
+// take removes and reports the first record at level whose message
+// contains text.
+func (w *logWatch) take(level slog.Level, text string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, r := range w.records {
+		if r.level == level && strings.Contains(r.msg, text) {
+			w.records = append(w.records[:i], w.records[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// saw reports whether a record at level whose message contains text is
+// kept.
+func (w *logWatch) saw(level slog.Level, text string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range w.records {
+		if r.level == level && strings.Contains(r.msg, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits for a record at level whose message contains text, and
+// removes it.
+func (w *logWatch) await(t testing.TB, level slog.Level, text string) {
+	t.Helper()
+	timeout := time.After(wait)
+	for !w.take(level, text) {
+		select {
+		case <-w.wake:
+		case <-timeout:
+			t.Fatalf("no %v log record with %q within %s", level, text, wait)
+		}
+	}
+}
+
+// counter returns the sum of an Int64 counter's data points.
+func counter(t testing.TB, r *sdkmetric.ManualReader, name string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+					n += p.Value
+				}
+			}
+		}
+	}
+	return n
 }

@@ -84,7 +84,7 @@ func TestNoKeyMaterialInOutput(t *testing.T) {
 	l1 := ca.issue(t, &leafOpts{notBefore: start, notAfter: start.Add(time.Hour)}, "localhost")
 	l2 := ca.issue(t, &leafOpts{notBefore: start, notAfter: start.Add(time.Hour)}, "localhost")
 	f.declare("b", l1.bundle(), nil) // a bundle without hooks: the Source parses it
-	src := f.source(&certs.Options{Logger: logger, MeterProvider: mp, Certificates: []certs.Pair{
+	src := f.source(&certs.Options{Logger: logger, MeterProvider: mp, PairGrace: -1, Certificates: []certs.Pair{
 		f.pair("web", l1),
 		{Name: "bundle", Cert: "b", SealedKey: true, Renewal: &certs.Renewal{Issuer: devca}, ServerNames: []string{"bundle.test"}},
 	}})
@@ -180,7 +180,7 @@ func oldKey(t *testing.T, src *certs.Source) weak.Pointer[ecdsa.PrivateKey] {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return weak.Make(c.PrivateKey.(*ecdsa.PrivateKey))
+	return weak.Make(certs.UnwrapKey(c.PrivateKey).(*ecdsa.PrivateKey))
 }
 
 // A SealedKey pair serves handshakes with a signer that keeps the key

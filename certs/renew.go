@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -35,8 +36,16 @@ type Issuer interface {
 // validates the result as any new certificate (plus the names requested),
 // writes the new pair back to the store (Store.Write, through the
 // secrets' provider) and puts it in service. Where the provider cannot
-// write (a "#cert" part of a file, an environment variable), the new pair
-// is served from memory only, and EventRenewed carries the write error.
+// write (a "#cert" part of a file, an environment variable) or the write
+// fails, the new pair is served from memory only, and EventRenewed
+// carries the write error; but when the write fails because a secret of
+// the pair was revoked or deleted (secrets.ErrRevoked,
+// secrets.ErrNotFound), the new pair is dropped and the pair taken out of
+// service, as a revocation seen from the store does. A pair held as one
+// bundle secret is written in one step; a two-secret pair in two (key,
+// then certificate, with the key put back as it was if the certificate
+// cannot be written: see the package documentation), so prefer a bundle
+// where the provider can write both halves at once.
 type Renewal struct {
 	// Issuer obtains the certificate. Required.
 	Issuer Issuer
@@ -59,7 +68,9 @@ type Renewal struct {
 	// MinBackoff and MaxBackoff bound the wait after a failed attempt:
 	// exponential from MinBackoff, doubling per consecutive failure,
 	// capped at MaxBackoff, with full jitter (at least MinBackoff/10).
-	// Zero: 1 second and 5 minutes.
+	// Zero: 1 second (1 minute when Issuer is an *[ACME], whose CAs limit
+	// failed validations per account and name: Let's Encrypt allows 5
+	// an hour) and 5 minutes (at least MinBackoff).
 	MinBackoff, MaxBackoff time.Duration
 
 	// MaxStale is how long renewals may fail before the certificate is
@@ -71,6 +82,9 @@ type Renewal struct {
 	// minutes.
 	Timeout time.Duration
 }
+
+// defaultACMEBackoff is Renewal.MinBackoff's default for an ACME issuer.
+const defaultACMEBackoff = time.Minute
 
 // normalized checks r and returns it with defaults filled in.
 func (r Renewal) normalized() (Renewal, error) {
@@ -97,6 +111,9 @@ func (r Renewal) normalized() (Renewal, error) {
 	}
 	if r.MinBackoff == 0 {
 		r.MinBackoff = time.Second
+		if _, ok := r.Issuer.(*ACME); ok {
+			r.MinBackoff = defaultACMEBackoff
+		}
 	}
 	if r.MaxBackoff == 0 {
 		r.MaxBackoff = max(5*time.Minute, r.MinBackoff)
@@ -108,7 +125,8 @@ func (r Renewal) normalized() (Renewal, error) {
 }
 
 // renewState is a pair's renewal schedule. mu serialises attempts and is
-// held across Issue; the other fields are guarded by pairState.mu.
+// held across Issue and the write back; the other fields are guarded by
+// pairState.mu.
 type renewState struct {
 	mu           sync.Mutex
 	stop         func() bool // cancels the timer of the next attempt
@@ -116,6 +134,7 @@ type renewState struct {
 	due          time.Time
 	failures     int
 	failingSince time.Time
+	staleID      [32]byte // the chain withdrawn for MaxStale, until another is in service
 }
 
 // planRenewal schedules the renewal of leaf, just put in service, and
@@ -148,7 +167,7 @@ func (ps *pairState) armRenewal(due, now time.Time) {
 		ps.s.life.spawn(func() {
 			ctx, cancel := ps.s.life.context(context.Background(), ps.p.Renewal.Timeout)
 			defer cancel()
-			ps.attempt(ctx)
+			ps.attempt(ctx, true)
 		})
 	}
 	if !due.After(now) {
@@ -161,8 +180,9 @@ func (ps *pairState) armRenewal(due, now time.Time) {
 // Renew renews the certificate called name now, whatever its schedule,
 // and waits for the outcome or for ctx to end. It fails with ErrConfig for
 // an unknown name or a pair without a Renewal, with ErrClosed after Close,
-// and otherwise with the attempt's error (after which the usual backoff
-// and retries follow).
+// with ErrNoCertificate while a secret of the pair is revoked or deleted
+// (until it is loaded again), and otherwise with the attempt's error
+// (after which the usual backoff and retries follow).
 func (s *Source) Renew(ctx context.Context, name string) error {
 	ps := s.byName[name]
 	switch {
@@ -181,14 +201,28 @@ func (s *Source) Renew(ctx context.Context, name string) error {
 func (ps *pairState) renewNow(ctx context.Context) error {
 	ctx, cancel := ps.s.life.context(ctx, ps.p.Renewal.Timeout)
 	defer cancel()
-	return ps.attempt(ctx)
+	return ps.attempt(ctx, false)
 }
 
 // attempt renews the pair once: issue, validate, write back, serve. On
-// failure it schedules a retry after a backoff.
-func (ps *pairState) attempt(ctx context.Context) error {
+// failure it schedules a retry after a backoff. A scheduled attempt that
+// finds the certificate no longer due once it holds the lock (a Renew or
+// a rotation got there first, or a failure set a backoff) does nothing.
+// While the pair is ended (a secret revoked or deleted) it fails with
+// ErrNoCertificate and schedules nothing.
+func (ps *pairState) attempt(ctx context.Context, scheduled bool) error {
 	ps.renew.mu.Lock()
 	defer ps.renew.mu.Unlock()
+	ps.mu.Lock()
+	if err := ps.endedError("renew"); err != nil {
+		ps.mu.Unlock()
+		return err
+	}
+	if scheduled && (ps.renew.due.IsZero() || ps.s.clock.Now().Before(ps.renew.due)) {
+		ps.mu.Unlock()
+		return nil
+	}
+	ps.mu.Unlock()
 	c, err := ps.issue(ctx)
 	if err != nil {
 		err = ps.named(err)
@@ -198,17 +232,61 @@ func (ps *pairState) attempt(ctx context.Context) error {
 		return err
 	}
 	ps.mu.Lock()
+	if err := ps.endedError("renew"); err != nil {
+		ps.mu.Unlock()
+		return err // revoked while issuing: the new certificate is dropped
+	}
+	ps.writing = true
+	ps.mu.Unlock()
+	seen, werr := ps.writeBack(ctx, c)
+	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ps.writing = false
+	defer ps.evaluatePending()
+	if err := ps.endedError("renew"); err != nil {
+		return err
+	}
+	if ps.s.life.isClosed() {
+		return &Error{Op: "renew", Certificate: ps.p.Name, Kind: ErrClosed}
+	}
 	now := ps.s.clock.Now()
 	leaf := c.chain[0]
-	werr := ps.writeBack(ctx, c)
+	if ended := fatalWrite(werr); ended != "" {
+		// The secret is gone from the store: never a reason to serve the
+		// new pair from memory.
+		ps.endLocked(ended, werr)
+		ps.s.publish(Event{Kind: EventRenewalFailed, Certificate: ps.p.Name, Secret: ended, Time: now, Err: werr})
+		return werr
+	}
 	ps.s.publish(Event{Kind: EventRenewed, Certificate: ps.p.Name, Secret: ps.p.Cert, Serial: leaf.SerialNumber.Text(16),
 		Fingerprint: fingerprint(leaf.Raw), NotAfter: leaf.NotAfter, Time: now, Err: werr})
 	if err := ps.install(c, now, werr != nil); err != nil {
 		ps.renewalFailedLocked(err, now)
 		return err
 	}
+	ps.seen = seen
 	return nil
+}
+
+// evaluatePending runs, on a goroutine of its own, the evaluation asked
+// for while a renewal was writing back. ps.mu is held.
+func (ps *pairState) evaluatePending() {
+	if !ps.pending.asked {
+		return
+	}
+	force := ps.pending.force
+	ps.pending.asked, ps.pending.force = false, false
+	ps.s.life.spawn(func() { ps.evaluate("", force) })
+}
+
+// fatalWrite returns the secret that a write-back error says was revoked
+// or deleted (secrets.ErrRevoked, secrets.ErrNotFound), or "".
+func fatalWrite(err error) string {
+	var e *Error
+	if err == nil || !errors.As(err, &e) || !errors.Is(err, secrets.ErrRevoked) && !errors.Is(err, secrets.ErrNotFound) {
+		return ""
+	}
+	return e.Secret
 }
 
 // issue obtains and validates a new certificate and key.
@@ -282,18 +360,30 @@ func (ps *pairState) issue(ctx context.Context) (*candidate, error) {
 	return c, nil
 }
 
-// writeBack writes c's chain and key to the pair's secrets, key first, so
-// that the store holds the new pair; on success it records their store
-// versions in c. It returns why it could not, in which case c is served
-// from memory only. ps.mu is held.
-func (ps *pairState) writeBack(ctx context.Context, c *candidate) error {
+// writeBack writes c's chain and key to the pair's secrets, so that the
+// store holds the new pair; on success it records their store versions in
+// c. It returns the store versions the pair is to count as read (those
+// written or, after a failure, those the store holds now) and why it
+// could not write, in which case c is served from memory only, unless the
+// error says a secret was revoked or deleted. ps.mu is not held: the
+// writes are I/O.
+//
+// A bundle is one write, all or nothing. A two-secret pair is written key
+// first; when the certificate's write then fails, the key's previous
+// value is written back (Store.Previous has it while the secret's
+// Spec.Overlap lasts), so that the store does not hold a key that does
+// not match its certificate. When that is impossible (no previous
+// value: the overlap is over, or the secret held none), the error says
+// so: the store then holds the new key with the old certificate until
+// the next renewal or rotation.
+func (ps *pairState) writeBack(ctx context.Context, c *candidate) ([2]version, error) {
 	var certPEM []byte
 	for _, cert := range c.chain {
 		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(c.key)
 	if err != nil {
-		return &Error{Op: "write", Certificate: ps.p.Name, Secret: ps.p.Key, Kind: ErrIssue, Err: reason("the new key cannot be encoded")}
+		return ps.storeVersions(ctx), &Error{Op: "write", Certificate: ps.p.Name, Secret: ps.p.Key, Kind: ErrIssue, Err: reason("the new key cannot be encoded")}
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 	clear(keyDER)
@@ -304,29 +394,77 @@ func (ps *pairState) writeBack(ctx context.Context, c *candidate) error {
 		defer clear(value)
 		sec, err := st.Write(ctx, ps.p.Cert, value)
 		if err != nil {
-			return ps.writeError(ps.p.Cert, err)
+			return ps.storeVersions(ctx), ps.writeError(ps.p.Cert, err, nil)
 		}
 		c.cert = version{ps.p.Cert, sec.Version()}
 		c.keyV = c.cert
-		ps.seen = [2]version{c.cert, c.keyV}
-		return nil
+		return [2]version{c.cert, c.keyV}, nil
 	}
 	ksec, err := st.Write(ctx, ps.p.Key, keyPEM)
 	if err != nil {
-		return ps.writeError(ps.p.Key, err)
+		return ps.storeVersions(ctx), ps.writeError(ps.p.Key, err, nil)
 	}
-	c.keyV = version{ps.p.Key, ksec.Version()}
+	keyV := version{ps.p.Key, ksec.Version()}
 	csec, err := st.Write(ctx, ps.p.Cert, certPEM)
 	if err != nil {
-		return ps.writeError(ps.p.Cert, err)
+		rerr := ps.restoreKey(ctx)
+		return ps.storeVersions(ctx), ps.writeError(ps.p.Cert, err, rerr)
 	}
-	c.cert = version{ps.p.Cert, csec.Version()}
-	ps.seen = [2]version{c.cert, c.keyV}
+	c.cert, c.keyV = version{ps.p.Cert, csec.Version()}, keyV
+	return [2]version{c.cert, c.keyV}, nil
+}
+
+// restoreKey writes the key secret's previous value back, after the new
+// key was written but its certificate could not be. It is bounded by its
+// own short timeout, since ctx may be what ended the certificate's write.
+func (ps *pairState) restoreKey(ctx context.Context) error {
+	prev, err := ps.s.store.Previous(ps.p.Key)
+	if err != nil {
+		return fmt.Errorf("the new key stays in secret %s with the old certificate: its previous value is gone (%w)", ps.p.Key, err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+	defer cancel()
+	err = prev.Use(func(old []byte) error {
+		_, err := ps.s.store.Write(ctx, ps.p.Key, old)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("the new key stays in secret %s with the old certificate: writing the previous key back failed (%w)", ps.p.Key, err)
+	}
 	return nil
 }
 
-func (ps *pairState) writeError(secret string, err error) error {
-	if !errors.Is(err, secrets.ErrUnsupported) {
+// restoreTimeout bounds writing a key back after a half-failed write-back.
+const restoreTimeout = 10 * time.Second
+
+// storeVersions returns the versions of the pair's secrets the store
+// holds now (empty where it holds none).
+func (ps *pairState) storeVersions(ctx context.Context) [2]version {
+	get := func(name string) version {
+		v := version{secret: name}
+		if sec, err := ps.s.store.Get(ctx, name); err == nil {
+			v.version = sec.Version()
+		}
+		return v
+	}
+	cv := get(ps.p.Cert)
+	if ps.bundle() {
+		return [2]version{cv, cv}
+	}
+	return [2]version{cv, get(ps.p.Key)}
+}
+
+// writeError is the error of a failed write of secret; restore, when
+// not nil, says the key could not be put back as it was.
+func (ps *pairState) writeError(secret string, err, restore error) *Error {
+	if restore != nil {
+		err = errors.Join(err, restore)
+	}
+	switch {
+	case fatalWrite(&Error{Secret: secret, Err: err}) != "":
+		ps.s.log.Warn("strongroom: renewed certificate could not be written back: the secret was revoked or deleted",
+			"certificate", ps.p.Name, "secret", secret, "error", err.Error())
+	case !errors.Is(err, secrets.ErrUnsupported):
 		ps.s.log.Warn("strongroom: renewed certificate could not be written back; serving it from memory",
 			"certificate", ps.p.Name, "secret", secret, "error", err.Error())
 	}
@@ -374,6 +512,9 @@ func (ps *pairState) staleDeadline(since time.Time) {
 	rs := &ps.renew
 	if !rs.failingSince.Equal(since) {
 		return // a renewal succeeded meanwhile
+	}
+	if sv := ps.cur.Load(); sv != nil {
+		ps.renew.staleID = sv.id
 	}
 	ps.withdrawLocked(&Error{Op: "serve", Certificate: ps.p.Name, Kind: ErrStale,
 		Err: reason("renewals failing since %s, over the %s budget; last error: %v",

@@ -23,16 +23,25 @@ type flaky struct {
 	ca      *certs.DevCA
 	failing atomic.Bool
 	calls   atomic.Int32
+	during  func() // when set, called in Issue once the certificate is made
+	before  func() // when set, called in Issue before the certificate is made
 }
 
 var errIssuerDown = errors.New("issuer down")
 
 func (f *flaky) Issue(ctx context.Context, csr *x509.CertificateRequest) ([][]byte, error) {
 	f.calls.Add(1)
+	if f.before != nil {
+		f.before()
+	}
 	if f.failing.Load() {
 		return nil, errIssuerDown
 	}
-	return f.ca.Issue(ctx, csr)
+	chain, err := f.ca.Issue(ctx, csr)
+	if f.during != nil {
+		f.during()
+	}
+	return chain, err
 }
 
 // renewalFixture is a store on a virtual clock with a DevCA and a pair
@@ -100,9 +109,8 @@ func TestRenewalSchedule(t *testing.T) {
 	if md, _ := f.store.Metadata("web-cert"); md.Details["serial"] != renewed.Serial {
 		t.Errorf("store holds serial %s after renewal, want %s", md.Details["serial"], renewed.Serial)
 	}
-	c, err := src.GetCertificate(&tls.ClientHelloInfo{ServerName: "localhost"})
-	if err != nil || c.Leaf.SerialNumber.Text(16) != renewed.Serial {
-		t.Fatalf("serving %v (%v), want the renewed %s", c, err, renewed.Serial)
+	if got, err := servedSerial(src, "localhost"); err != nil || got != renewed.Serial {
+		t.Fatalf("serving serial %s (%v), want the renewed %s", got, err, renewed.Serial)
 	}
 }
 
@@ -204,4 +212,13 @@ func TestRenewalNotWritable(t *testing.T) {
 	if err := src.Renew(ctx(t), "nope"); !errors.Is(err, certs.ErrConfig) {
 		t.Errorf("Renew(unknown) = %v, want ErrConfig", err)
 	}
+}
+
+// servedSerial returns the serial of the certificate src serves for name.
+func servedSerial(src *certs.Source, name string) (string, error) {
+	c, err := src.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+	if err != nil {
+		return "", err
+	}
+	return c.Leaf.SerialNumber.Text(16), nil
 }

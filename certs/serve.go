@@ -2,26 +2,26 @@ package certs
 
 import (
 	"crypto/tls"
-	"slices"
 	"strings"
 )
 
 // snapshot maps server names to pairs. It is immutable once published;
-// claim builds a new one when a pair's names change.
+// claim builds a new one when a pair's names change or it comes into or
+// goes out of service.
 type snapshot struct {
 	exact map[string]*pairState // lower-case names
 	wild  map[string]*pairState // "*.example.com" under "example.com"
 	def   *pairState
 }
 
-// claim records the names ps serves and publishes a new snapshot if they
-// changed. ps.mu is held.
+// claim records the names ps serves and publishes a new snapshot. Only
+// pairs in service hold names in it, so that a name claimed by a pair
+// withdrawn (expired, revoked, stale) goes to the next pair claiming it,
+// then to the default. ps.mu is held, and ps.cur is already what it is to
+// be: of concurrent claims, the last to take snapMu sees every change.
 func (s *Source) claim(ps *pairState, names []string) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	if slices.Equal(ps.names, names) {
-		return
-	}
 	ps.names = names
 	if s.snap.Load() == nil {
 		return // closed
@@ -30,6 +30,9 @@ func (s *Source) claim(ps *pairState, names []string) {
 	for _, p := range s.pairs {
 		if p.p.Default && snap.def == nil {
 			snap.def = p
+		}
+		if p.cur.Load() == nil {
+			continue
 		}
 		for _, n := range p.names {
 			n = strings.TrimSuffix(strings.ToLower(n), ".")
@@ -80,10 +83,11 @@ func hasUpper(s string) bool {
 
 // GetCertificate returns the certificate for the server name the client
 // asked for (exact name, then wildcard, then the default), for
-// tls.Config.GetCertificate. It fails when the handshake's context has
-// ended, when the certificate for that name is not in service (expired,
-// withdrawn: the error says why), and after Close. It takes no lock and
-// does not allocate.
+// tls.Config.GetCertificate. Only certificates in service claim names: a
+// name whose pair is withdrawn goes to the next pair claiming it, then to
+// the default. It fails when the handshake's context has ended, when the
+// certificate chosen is not in service (expired, withdrawn: the error
+// says why), and after Close. It takes no lock and does not allocate.
 func (s *Source) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if ctx := hello.Context(); ctx != nil {
 		if err := ctx.Err(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/strongroom/strongroom/internal/guard"
@@ -97,3 +98,60 @@ func (s *sealedSigner) String() string { return "certs sealed signer [REDACTED]"
 
 // Format redacts every fmt verb.
 func (s *sealedSigner) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// LogValue redacts the signer in slog records.
+func (s *sealedSigner) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON redacts the signer in JSON.
+func (s *sealedSigner) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
+
+// redacted wraps a parsed private key for service, so that the
+// *tls.Certificate the hooks return never prints it: an
+// ed25519.PrivateKey is a []byte that %v prints in full, and a
+// *ecdsa.PrivateKey or *rsa.PrivateKey printed on its own shows its
+// private numbers. The wrapper is a crypto.Signer (and, for RSA, a
+// crypto.Decrypter, which TLS 1.2's RSA key exchange needs) that
+// redacts itself in fmt, slog and JSON.
+func redacted(key crypto.Signer) crypto.Signer {
+	if d, ok := key.(crypto.Decrypter); ok {
+		return &heapDecrypter{heapKey{key}, d}
+	}
+	return &heapKey{key}
+}
+
+// heapKey is a private key on the Go heap, in service; see redacted.
+type heapKey struct{ k crypto.Signer }
+
+// Public returns the public key.
+func (h *heapKey) Public() crypto.PublicKey { return h.k.Public() }
+
+// Sign signs digest with the key.
+func (h *heapKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return h.k.Sign(rand, digest, opts)
+}
+
+// String redacts the key.
+func (h *heapKey) String() string { return "certs private key [REDACTED]" }
+
+// Format redacts every fmt verb.
+func (h *heapKey) Format(f fmt.State, _ rune) { io.WriteString(f, h.String()) }
+
+// LogValue redacts the key in slog records.
+func (h *heapKey) LogValue() slog.Value { return slog.StringValue(h.String()) }
+
+// MarshalJSON redacts the key in JSON.
+func (h *heapKey) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
+
+// heapDecrypter is a heapKey that also decrypts (an RSA key).
+type heapDecrypter struct {
+	heapKey
+	d crypto.Decrypter
+}
+
+// Decrypt decrypts msg with the key.
+func (h *heapDecrypter) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	return h.d.Decrypt(rand, msg, opts)
+}
+
+// Format redacts every fmt verb.
+func (h *heapDecrypter) Format(f fmt.State, _ rune) { io.WriteString(f, h.String()) }

@@ -59,12 +59,31 @@ type Options struct {
 	// after they change. Zero: 30 seconds.
 	LoadTimeout time.Duration
 
+	// PairGrace is how long a pair held as two secrets may be
+	// half-updated (one secret rotated, the other not yet, so that the
+	// key does not match the certificate) before the mismatch is refused
+	// like any bad value: an EventRejected, a warning, a count in
+	// strongroom.certificate.rejections. Meanwhile the certificate in
+	// service stays (the mismatched pair is never served), the state is
+	// logged at Debug, and the pair is read again when the grace ends;
+	// the missing half arriving within it reports nothing. Timed on
+	// Clock. Zero: 2 seconds. Negative: none (refused at once). A bundle
+	// (one secret holding both) is never half-updated.
+	PairGrace time.Duration
+
+	// EventBuffer is how many events may wait for one slow subscriber;
+	// past that, events for it are dropped and counted in the next
+	// delivered Event.Dropped. Zero or negative: 256.
+	EventBuffer int
+
 	// OnEvent, when set, is subscribed (as by Source.Subscribe) before the
 	// first load, so that it also sees the events of New: EventLoaded,
 	// an EventExpiring for a certificate loaded late in its life, the
 	// first issuance. Nil: none.
 	OnEvent func(Event)
 }
+
+const defaultPairGrace = 2 * time.Second
 
 // Pair names the secrets that hold one certificate and its private key.
 type Pair struct {
@@ -166,12 +185,18 @@ func New(ctx context.Context, store *secrets.Store, opts *Options) (*Source, err
 	if o.LoadTimeout <= 0 {
 		o.LoadTimeout = defaultLoadTimeout
 	}
+	if o.PairGrace == 0 {
+		o.PairGrace = defaultPairGrace
+	}
 	for _, t := range o.Thresholds {
 		if !t.valid() {
 			return nil, &Error{Op: "new", Kind: ErrConfig, Err: reason("threshold %+v: want Left > 0, or Fraction in (0, 1)", t)}
 		}
 	}
-	s.hub.log = s.log
+	s.hub.log, s.hub.buffer = s.log, o.EventBuffer
+	if s.hub.buffer <= 0 {
+		s.hub.buffer = defaultEventBuffer
+	}
 	s.life.init()
 	if err := s.addPairs(o.Certificates); err != nil {
 		return nil, err
@@ -244,7 +269,8 @@ func (s *Source) addPairs(pairs []Pair) error {
 	return nil
 }
 
-// start subscribes to the store and brings every pair into service.
+// start subscribes to the store and to the pairs' trust bundles, and
+// brings every pair into service.
 func (s *Source) start(ctx context.Context) error {
 	for name := range s.bySecret {
 		cancel, err := s.store.Subscribe(name, s.onStoreEvent)
@@ -252,6 +278,15 @@ func (s *Source) start(ctx context.Context) error {
 			return &Error{Op: "new", Secret: name, Kind: ErrUnavailable, Err: err}
 		}
 		s.life.onClose(cancel)
+	}
+	for _, ps := range s.pairs {
+		if v := ps.p.Validation; v != nil && v.Trust != nil {
+			// A pair refused as untrusted is read again when its bundle
+			// changes. A closed bundle no longer changes: nothing to watch.
+			if cancel, err := v.Trust.Subscribe(ps.onTrustEvent); err == nil {
+				s.life.onClose(cancel)
+			}
+		}
 	}
 	var errs []error
 	for _, ps := range s.pairs {
@@ -262,7 +297,7 @@ func (s *Source) start(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// onStoreEvent reacts to a change of a secret some pair reads. It runs on
+// onStoreEvent reacts to an event of a secret some pair reads. It runs on
 // the store's subscriber goroutine for that secret.
 func (s *Source) onStoreEvent(ev secrets.Event) {
 	if !s.life.enter() {
@@ -270,19 +305,23 @@ func (s *Source) onStoreEvent(ev secrets.Event) {
 	}
 	defer s.life.leave()
 	for _, ps := range s.bySecret[ev.Secret] {
-		switch ev.Kind {
-		case secrets.EventLoaded, secrets.EventRotated:
-			ps.evaluate(ev.Secret, false)
-		case secrets.EventRejected:
-			// The store refused a new value (CertificateSpec's or
-			// KeySpec's Validate, an expired certificate): it keeps the
-			// old one, and so do we; say so on our side too.
-			ps.refused(storeRefusal(ps.p.Name, ev.Secret, ev.Err))
-		case secrets.EventRevoked, secrets.EventDeleted:
-			ps.withdraw(&Error{Op: "serve", Certificate: ps.p.Name, Secret: ev.Secret, Kind: ErrNoCertificate,
-				Err: reason("the secret was %s", ev.Kind)})
-		}
+		ps.onSecretEvent(ev)
 	}
+}
+
+// onTrustEvent reads the pair again (forced) when the trust bundle of its
+// Validation comes into service or rotates, so that a certificate refused
+// as untrusted before its CA joined the bundle is taken. It runs on the
+// bundle's subscriber goroutine.
+func (ps *pairState) onTrustEvent(ev Event) {
+	if ev.Kind != EventLoaded && ev.Kind != EventRotated {
+		return
+	}
+	if !ps.s.life.enter() {
+		return
+	}
+	defer ps.s.life.leave()
+	ps.evaluate("", true)
 }
 
 // Subscribe calls fn for every event of the Source's certificates, in

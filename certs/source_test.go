@@ -6,33 +6,65 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/strongroom/strongroom/certs"
 	"github.com/strongroom/strongroom/secrets"
 )
 
 // The half-updated pair: the certificate rotates before its key (and the
-// other way round). The mismatched pair is refused with an event that
-// names both secrets, the old certificate stays in service, and the pair
-// is accepted when the missing half arrives.
+// other way round). Within Options.PairGrace (on a virtual clock) the
+// state is only logged at Debug, and nothing is reported when the missing
+// half arrives; past it, the mismatched pair is refused with an event
+// that names both secrets. The old certificate stays in service
+// throughout, and the pair is accepted when the missing half arrives.
 func TestHalfUpdatedPair(t *testing.T) {
 	for _, first := range []string{"cert", "key"} {
 		t.Run(first+" first", func(t *testing.T) {
-			f := newFixture(t, nil)
+			clock := newClock(time.Now().Truncate(time.Second))
+			f := newFixture(t, clock)
 			ca := newCA(t, "ca")
 			old := ca.issue(t, nil, "localhost")
-			src := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("web", old)}})
+			logs := newLogWatch()
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { mp.Shutdown(context.Background()) })
+			src := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("web", old)}, Logger: logs.logger(), MeterProvider: mp})
 			s := serve(t, certs.ServerConfig(src, nil))
 			cfg := clientConfig(ca, "localhost")
 			mustServe(t, s, cfg, old.serial)
+			second := map[string]string{"cert": "key", "key": "cert"}[first]
 
+			// Within the grace: the missing half arrives, nothing is refused.
 			next := ca.issue(t, nil, "localhost")
 			halves := map[string][]byte{"cert": next.certPEM, "key": next.keyPEM}
-			second := map[string]string{"cert": "key", "key": "cert"}[first]
 			f.rotate("web-"+first, halves[first])
+			logs.await(t, slog.LevelDebug, "half-updated")
+			mustServe(t, s, cfg, old.serial)
+			clock.Advance(time.Second)
+			f.rotate("web-"+second, halves[second])
+			if e := f.nextOf("web", certs.EventRotated, certs.EventRejected); e.Kind != certs.EventRotated || e.Serial != next.serial {
+				t.Fatalf("within the grace: %v, want a rotation to %s", e, next.serial)
+			}
+			mustServe(t, s, cfg, next.serial)
+			if n := counter(t, reader, certs.MetricRejections); n != 0 {
+				t.Errorf("%d rejections counted for a rotation completed within the grace", n)
+			}
+			if logs.saw(slog.LevelWarn, "rejected") {
+				t.Error("a warning logged for a rotation completed within the grace")
+			}
+
+			// Past the grace: refused, with both secrets named.
+			last := ca.issue(t, nil, "localhost")
+			halves = map[string][]byte{"cert": last.certPEM, "key": last.keyPEM}
+			f.rotate("web-"+first, halves[first])
+			logs.await(t, slog.LevelDebug, "half-updated")
+			clock.Advance(2 * time.Second) // the default PairGrace
 			e := f.next(certs.EventRejected, "web")
 			if !errors.Is(e.Err, certs.ErrMismatch) || !errors.Is(e.Err, secrets.ErrInvalid) {
 				t.Fatalf("rejection %v: want ErrMismatch and secrets.ErrInvalid", e.Err)
@@ -40,13 +72,16 @@ func TestHalfUpdatedPair(t *testing.T) {
 			if e.Secret != "web-"+first || !strings.Contains(e.Err.Error(), "web-"+second) {
 				t.Errorf("rejection names secret %q, says %q: want it to blame web-%s and name web-%s", e.Secret, e.Err, first, second)
 			}
-			mustServe(t, s, cfg, old.serial)
+			mustServe(t, s, cfg, next.serial)
 
 			f.rotate("web-"+second, halves[second])
-			if e := f.next(certs.EventRotated, "web"); e.Serial != next.serial {
-				t.Fatalf("rotated to %s, want %s", e.Serial, next.serial)
+			if e := f.next(certs.EventRotated, "web"); e.Serial != last.serial {
+				t.Fatalf("rotated to %s, want %s", e.Serial, last.serial)
 			}
-			mustServe(t, s, cfg, next.serial)
+			mustServe(t, s, cfg, last.serial)
+			if n := counter(t, reader, certs.MetricRejections); n != 1 {
+				t.Errorf("%d rejections counted, want 1", n)
+			}
 		})
 	}
 }
@@ -163,9 +198,8 @@ func TestSNISelection(t *testing.T) {
 	}
 	// No SNI at all (a client dialling an IP address): the default.
 	mustServe(t, s, &tls.Config{InsecureSkipVerify: true}, def.serial)
-	hello := &tls.ClientHelloInfo{ServerName: "a.example.com."}
-	if c, err := src.GetCertificate(hello); err != nil || c.Leaf.SerialNumber.Text(16) != exact.serial {
-		t.Errorf("GetCertificate(trailing dot) = %v, %v", c, err)
+	if got, err := servedSerial(src, "a.example.com."); err != nil || got != exact.serial {
+		t.Errorf("GetCertificate(trailing dot) = serial %s, %v; want %s", got, err, exact.serial)
 	}
 }
 

@@ -73,10 +73,11 @@ func KeySpec(spec secrets.Spec) secrets.Spec {
 func BundleSpec(spec secrets.Spec) secrets.Spec {
 	spec = hooked(spec, secrets.KindCertificate, secrets.Public, trustOnly)
 	spec.Describe = func(data []byte) map[string]string {
-		cs, err := parseBundle(data)
+		p, err := parsePEM(data, trustOnly)
 		if err != nil {
 			return nil
 		}
+		cs := p.certs
 		first, last := cs[0].NotAfter, cs[0].NotAfter
 		subjects := make([]string, len(cs))
 		for i, c := range cs {
@@ -119,16 +120,6 @@ func hooked(spec secrets.Spec, kind secrets.Kind, class secrets.Classification, 
 		return specError(err)
 	}
 	return spec
-}
-
-// parseBundle parses a trust bundle: one or more certificates and no
-// private key.
-func parseBundle(data []byte) ([]*x509.Certificate, error) {
-	p, err := parsePEM(data, trustOnly)
-	if err != nil {
-		return nil, err
-	}
-	return p.certs, nil
 }
 
 // specError turns a parse failure into an *Error for a store validator;

@@ -10,12 +10,26 @@ import (
 
 const instrumentation = "github.com/strongroom/strongroom/certs"
 
-// Metric names. Their one attribute, strongroom.certificate, is the Pair's
-// name; no attribute carries key material.
+// Metric names. The one attribute of a Source's metrics,
+// strongroom.certificate, is the Pair's name; no attribute carries key
+// material.
 const (
 	// MetricExpiry is a gauge of the seconds until the certificate in
-	// service expires (absent while none is in service).
+	// service expires. A certificate withdrawn (expired, revoked, stale)
+	// has no certificate in service, so its series disappears: alert on
+	// the series' absence as well as on its value, or on
+	// strongroom.certificate.rejections and the Source's Health.
 	MetricExpiry = "strongroom.certificate.expiry"
+	// MetricCAExpiry is a gauge of the seconds until each CA a
+	// [TrustBundle] trusts now expires (its current CAs and those in
+	// their overlap; negative for an expired CA a bundle still holds),
+	// with attributes strongroom.trust_bundle (the bundle's name),
+	// strongroom.ca.subject and strongroom.ca.sha256 (the CA
+	// certificate's fingerprint). It is a metric of its own, not
+	// MetricExpiry's, so that an alert on leaf certificates does not fire
+	// for an old CA a bundle keeps on purpose. A bundle withdrawn has no
+	// series.
+	MetricCAExpiry = "strongroom.trust.ca.expiry"
 	// MetricRotations counts certificates put in service.
 	MetricRotations = "strongroom.certificate.rotations"
 	// MetricRejections counts new values refused.
@@ -77,4 +91,32 @@ func (t *telemetry) close() {
 	if t != nil && t.reg != nil {
 		t.reg.Unregister()
 	}
+}
+
+// telemetry registers the bundle's CA expiry gauge; nil without a
+// MeterProvider.
+func (b *TrustBundle) telemetry(mp metric.MeterProvider) (metric.Registration, error) {
+	if mp == nil {
+		return nil, nil
+	}
+	m := mp.Meter(instrumentation)
+	expiry, err := m.Float64ObservableGauge(MetricCAExpiry, metric.WithUnit("s"),
+		metric.WithDescription("Seconds until each CA a trust bundle trusts expires."))
+	if err != nil {
+		return nil, err
+	}
+	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := b.state.Load()
+		if st == nil {
+			return nil
+		}
+		now := b.clock.Now()
+		for _, c := range st.certs {
+			o.ObserveFloat64(expiry, c.NotAfter.Sub(now).Seconds(), metric.WithAttributes(
+				attribute.String("strongroom.trust_bundle", b.opts.Name),
+				attribute.String("strongroom.ca.subject", c.Subject.String()),
+				attribute.String("strongroom.ca.sha256", fingerprint(c.Raw))))
+		}
+		return nil
+	}, expiry)
 }

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -38,6 +40,15 @@ type TrustOptions struct {
 	// seconds.
 	LoadTimeout time.Duration
 
+	// MeterProvider receives the strongroom.trust.ca.expiry gauge
+	// ([MetricCAExpiry]): the seconds until each CA trusted now expires.
+	// Nil: no metrics.
+	MeterProvider metric.MeterProvider
+
+	// EventBuffer is how many events may wait for one slow subscriber,
+	// as Options.EventBuffer. Zero or negative: 256.
+	EventBuffer int
+
 	// OnEvent, when set, is subscribed before the first load, so that it
 	// also sees EventLoaded. Nil: none.
 	OnEvent func(Event)
@@ -50,6 +61,15 @@ type TrustOptions struct {
 // [Validation] checks chains against. A new bundle that does not parse is
 // refused and the current one stays. Make one with [NewTrustBundle]; it is
 // safe for concurrent use.
+//
+// It fails closed: when its secret is revoked or deleted, or the store
+// stops serving it (its Spec.MaxStale spent, or its expiry passed), the
+// bundle trusts no CA at all (current nor retired) and publishes
+// EventWithdrawn; every verification against it fails with ErrUntrusted
+// until the secret is loaded again (EventLoaded). While the store does
+// not serve it, the bundle reads it again every second, backing off to
+// every minute, since the store says nothing when a later fetch gives
+// back the same version.
 type TrustBundle struct {
 	store  *secrets.Store
 	secret string
@@ -65,6 +85,9 @@ type TrustBundle struct {
 	version     string
 	retired     []retiredCA
 	overlapStop func() bool
+	holds       int   // consecutive re-reads while the store does not serve the secret
+	reread      timer // the next of them
+	tel         metric.Registration
 }
 
 // trustState is an immutable view of the bundle.
@@ -104,13 +127,21 @@ func NewTrustBundle(ctx context.Context, store *secrets.Store, secret string, op
 	if o.LoadTimeout <= 0 {
 		o.LoadTimeout = defaultLoadTimeout
 	}
-	b.hub.log = b.log
+	b.hub.log, b.hub.buffer = b.log, o.EventBuffer
+	if b.hub.buffer <= 0 {
+		b.hub.buffer = defaultEventBuffer
+	}
 	b.life.init()
+	var err error
+	if b.tel, err = b.telemetry(o.MeterProvider); err != nil {
+		return nil, &Error{Op: "new", Certificate: o.Name, Kind: ErrConfig, Err: err}
+	}
 	if o.OnEvent != nil {
 		b.hub.subscribe(o.OnEvent)
 	}
 	cancel, err := store.Subscribe(secret, b.onStoreEvent)
 	if err != nil {
+		b.Close() // stops the OnEvent subscriber
 		return nil, &Error{Op: "new", Certificate: o.Name, Secret: secret, Kind: ErrUnavailable, Err: err}
 	}
 	b.life.onClose(cancel)
@@ -130,33 +161,55 @@ func (b *TrustBundle) onStoreEvent(ev secrets.Event) {
 	}
 	defer b.life.leave()
 	switch ev.Kind {
-	case secrets.EventLoaded, secrets.EventRotated:
-		ctx, cancel := b.life.context(context.Background(), b.opts.LoadTimeout)
-		defer cancel()
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if err := b.load(ctx); err != nil && !errors.Is(err, secrets.ErrClosed) && ctx.Err() == nil {
-			b.refused(err)
-		}
+	case secrets.EventLoaded, secrets.EventRotated, secrets.EventStale, secrets.EventExpired:
+		// A stale or expired secret fails to read: load withdraws the
+		// bundle then.
+		b.reload()
 	case secrets.EventRejected:
 		b.refused(storeRefusal(b.opts.Name, ev.Secret, ev.Err))
+	case secrets.EventRevoked, secrets.EventDeleted:
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.withdraw(&Error{Op: "verify", Certificate: b.opts.Name, Secret: ev.Secret, Kind: ErrUntrusted,
+			Err: reason("the bundle's secret was %s: no CA is trusted until it is loaded again", ev.Kind)})
 	}
 }
 
-// load reads the bundle and, if it changed, puts it in service. b.mu is
+// reload reads the bundle again and publishes a refusal if it cannot.
+func (b *TrustBundle) reload() {
+	ctx, cancel := b.life.context(context.Background(), b.opts.LoadTimeout)
+	defer cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.load(ctx); err != nil && !errors.Is(err, secrets.ErrClosed) && ctx.Err() == nil {
+		b.refused(err)
+	}
+}
+
+// load reads the bundle and, if it changed, puts it in service. When the
+// store no longer serves the secret (stale, expired), it withdraws the
+// bundle and reads it again after a backoff, and returns nil. b.mu is
 // held.
 func (b *TrustBundle) load(ctx context.Context) error {
 	var certs []*x509.Certificate
 	ver, err := readSecret(ctx, b.store, b.secret, func(data []byte) error {
-		var err error
-		certs, err = parseBundle(data)
+		p, err := parsePEM(data, trustOnly)
+		if err == nil {
+			certs = p.certs
+		}
 		return err
 	})
 	if err != nil {
 		e := err.(*Error)
 		e.Certificate = b.opts.Name
+		if errors.Is(err, secrets.ErrStale) || errors.Is(err, secrets.ErrExpired) {
+			b.hold(e)
+			return nil
+		}
 		return e
 	}
+	b.holds = 0
+	b.reread.halt()
 	if b.current != nil && sameCerts(b.current, certs) {
 		b.version = ver
 		return nil
@@ -179,6 +232,55 @@ func (b *TrustBundle) load(ctx context.Context) error {
 	}
 	b.publish(ev)
 	return nil
+}
+
+// hold withdraws the bundle because the store stopped serving its secret
+// (err), and reads it again after a backoff. b.mu is held.
+func (b *TrustBundle) hold(err *Error) {
+	kind := ErrStale
+	if !errors.Is(err, secrets.ErrStale) {
+		kind = ErrExpired
+	}
+	b.withdraw(&Error{Op: "verify", Certificate: b.opts.Name, Secret: b.secret, Kind: ErrUntrusted,
+		Err: &Error{Op: "load", Certificate: b.opts.Name, Secret: b.secret, Kind: kind, Err: err}})
+	b.holds++
+	wait := holdMaxBackoff
+	if b.holds < 8 {
+		wait = min(holdMinBackoff<<(b.holds-1), holdMaxBackoff)
+	}
+	gen := b.reread.gen + 1
+	b.reread.halt() // gen is now what gen says
+	b.reread.stop = b.clock.AfterFunc(wait, func() {
+		b.life.spawn(func() {
+			b.mu.Lock()
+			stale := b.reread.gen != gen
+			b.mu.Unlock()
+			if !stale {
+				b.reload()
+			}
+		})
+	})
+}
+
+// withdraw makes the bundle trust no CA and publishes EventWithdrawn, if
+// it trusted any. b.mu is held.
+func (b *TrustBundle) withdraw(err *Error) {
+	old := b.current
+	b.current, b.version = nil, ""
+	clear(b.retired)
+	b.retired = nil
+	if b.overlapStop != nil {
+		b.overlapStop()
+		b.overlapStop = nil
+	}
+	if b.state.Swap(nil) == nil {
+		return
+	}
+	ev := Event{Kind: EventWithdrawn, Certificate: b.opts.Name, Secret: b.secret, Time: b.clock.Now(), Err: err}
+	if len(old) > 0 {
+		ev.Serial, ev.Fingerprint, ev.NotAfter = old[0].SerialNumber.Text(16), fingerprint(old[0].Raw), old[0].NotAfter
+	}
+	b.publish(ev)
 }
 
 // rebuild drops retired CAs whose overlap has ended, publishes the pool of
@@ -231,8 +333,11 @@ func (b *TrustBundle) refused(err error) {
 
 func (b *TrustBundle) publish(ev Event) {
 	level := slog.LevelInfo
-	if ev.Kind == EventRejected {
+	switch ev.Kind {
+	case EventRejected:
 		level = slog.LevelWarn
+	case EventWithdrawn:
+		level = slog.LevelError
 	}
 	b.log.LogAttrs(context.Background(), level, "strongroom: trust bundle "+ev.Kind.String(), slog.Any("bundle", ev))
 	b.hub.publish(ev)
@@ -293,14 +398,15 @@ func (b *TrustBundle) Verify(chain []*x509.Certificate, opts x509.VerifyOptions)
 }
 
 // Subscribe calls fn for every event of the bundle (EventLoaded,
-// EventRotated, EventRejected), as [Source.Subscribe] does.
+// EventRotated, EventRejected, EventWithdrawn), as [Source.Subscribe]
+// does.
 func (b *TrustBundle) Subscribe(fn func(Event)) (cancel func(), err error) {
 	return b.hub.subscribe(fn)
 }
 
-// Close stops watching the store, stops the overlap timer and event
-// deliveries, and waits for them. The last pool stays usable. It is
-// idempotent.
+// Close stops watching the store, stops the overlap and re-read timers,
+// the gauge and event deliveries, and waits for them. The last pool stays
+// usable. It is idempotent.
 func (b *TrustBundle) Close() error {
 	if !b.life.close() {
 		return nil
@@ -309,8 +415,12 @@ func (b *TrustBundle) Close() error {
 	if b.overlapStop != nil {
 		b.overlapStop()
 	}
+	b.reread.halt()
 	b.mu.Unlock()
 	b.hub.close()
+	if b.tel != nil {
+		b.tel.Unregister()
+	}
 	return nil
 }
 

@@ -123,7 +123,9 @@ func verifyChain(chain []*x509.Certificate, now time.Time, v *Validation) error 
 	return err
 }
 
-func errNoTrust() error { return reason("the trust bundle holds no certificates") }
+func errNoTrust() error {
+	return reason("the trust bundle trusts no CA (not loaded yet, or withdrawn)")
+}
 
 func hasDNSName(leaf *x509.Certificate, name string) bool {
 	// VerifyHostname ignores case and lets a wildcard SAN cover a name

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -281,15 +282,23 @@ func TestHydraRevocation(t *testing.T) {
 }
 
 // apiServer is a resource server that accepts a request when Hydra says
-// its bearer token is active; it counts refusals.
-func apiServer(t *testing.T, h *testservers.Hydra) (*httptest.Server, *atomic.Int64) {
+// its bearer token is active; it counts refusals. lookup, when not nil,
+// says when a bearer token expires by the Token that carried it, so that a
+// refusal says whether the token was past its expiry when Hydra saw it.
+func apiServer(t *testing.T, h *testservers.Hydra, lookup func(bearer string) (time.Time, bool)) (*httptest.Server, *atomic.Int64) {
 	var refused atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		active, _, err := h.TryIntrospect(tok)
 		if !ok || !active || err != nil {
 			refused.Add(1)
-			t.Logf("API refused a request: bearer %v, active %v, %v", ok, active, err)
+			expiry := "unknown"
+			if lookup != nil {
+				if exp, known := lookup(tok); known {
+					expiry = fmt.Sprintf("%v from now", time.Until(exp).Round(time.Millisecond))
+				}
+			}
+			t.Logf("API refused a request: bearer %v, active %v, %v; the token's expiry: %s", ok, active, err, expiry)
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
@@ -297,6 +306,29 @@ func apiServer(t *testing.T, h *testservers.Hydra) (*httptest.Server, *atomic.In
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &refused
+}
+
+// recorder is a Source that remembers the expiry of every token it hands
+// out, by value (a test of tokens issued by a test server).
+type recorder struct {
+	src     tokens.Source
+	expires sync.Map // token value -> time.Time
+}
+
+func (r *recorder) Token(ctx context.Context) (*tokens.Token, error) {
+	tok, err := r.src.Token(ctx)
+	if err == nil {
+		tok.Use(func(v []byte) error { r.expires.Store(string(v), tok.ExpiresAt()); return nil })
+	}
+	return tok, err
+}
+
+func (r *recorder) lookup(bearer string) (time.Time, bool) {
+	v, ok := r.expires.Load(bearer)
+	if !ok {
+		return time.Time{}, false
+	}
+	return v.(time.Time), true
 }
 
 // callUntil sends requests through src to srv until stop is closed,
@@ -359,12 +391,13 @@ func traffic(t *testing.T, e *hydraEnv, clientID string, auth tokens.ClientAuth)
 	}
 	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: 2 * time.Second})
 	src = cache.Source(tokens.Request{Scopes: []string{"read"}})
-	srv, refused := apiServer(t, e.h)
+	rec := &recorder{src: src}
+	srv, refused := apiServer(t, e.h, rec.lookup)
 	if _, err := src.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
-	wait := callUntil(t, src, srv, stop)
+	wait := callUntil(t, rec, srv, stop)
 	return src, func(what string) {
 		t.Helper()
 		close(stop)
