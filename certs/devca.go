@@ -88,7 +88,7 @@ func NewDevCA(ctx context.Context, store *secrets.Store, opts *DevCAOptions) (*D
 		o.LeafLifetime = time.Hour
 	}
 	if o.Clock == nil {
-		o.Clock = wallClock{}
+		o.Clock = secrets.WallClock{}
 	}
 	if store == nil || o.Lifetime < 0 || o.LeafLifetime < 0 || o.Backdate < 0 {
 		return nil, &Error{Op: "new", Certificate: o.CommonName, Kind: ErrConfig, Err: reason("a store and non-negative lifetimes are required")}

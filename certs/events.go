@@ -3,8 +3,9 @@ package certs
 import (
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/fanout"
 )
 
 // EventKind says what happened to a certificate or a trust bundle.
@@ -123,120 +124,34 @@ func (e Event) LogValue() slog.Value {
 // Options.EventBuffer (or TrustOptions.EventBuffer) is zero.
 const defaultEventBuffer = 256
 
-// hub fans events out to subscribers, each on its own goroutine with its
-// own bounded queue, so that a slow subscriber delays only itself.
-type hub struct {
-	mu     sync.Mutex
-	subs   map[*subscriber]struct{}
-	closed bool
-	wg     sync.WaitGroup
-	log    *slog.Logger
-	buffer int // events that may wait per subscriber; set before the first subscribe
-}
+// hub fans events out to subscribers through internal/fanout: each on
+// its own goroutine with its own bounded queue, so that a slow subscriber
+// delays only itself. An event that finds a queue full is counted in the
+// Dropped field of the last event queued.
+type hub struct{ fanout.Hub[Event] }
 
-type subscriber struct {
-	fn   func(Event)
-	mu   sync.Mutex
-	q    []Event
-	wake chan struct{}
-	done chan struct{}
-	once sync.Once
+// newHub returns a hub queueing up to buffer events per subscriber (zero
+// or less: defaultEventBuffer) and logging a subscriber's panic on log.
+func newHub(log *slog.Logger, buffer int) *hub {
+	if buffer <= 0 {
+		buffer = defaultEventBuffer
+	}
+	h := &hub{}
+	h.Buffer = buffer
+	h.Drop = func(last *Event) { last.Dropped++ }
+	h.Panic = func(ev Event, _ any) {
+		log.Error("strongroom: certs event subscriber panicked", "event", ev.Kind.String(), "certificate", ev.Certificate)
+	}
+	return h
 }
 
 func (h *hub) subscribe(fn func(Event)) (cancel func(), err error) {
 	if fn == nil {
 		return nil, &Error{Op: "subscribe", Kind: ErrConfig, Err: reason("nil func")}
 	}
-	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
+	cancel, ok := h.Subscribe(func(Event) bool { return true }, fn)
+	if !ok {
 		return nil, &Error{Op: "subscribe", Kind: ErrClosed}
 	}
-	if h.subs == nil {
-		h.subs = make(map[*subscriber]struct{})
-	}
-	h.subs[sub] = struct{}{}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		sub.run(h.log)
-	}()
-	return func() {
-		h.mu.Lock()
-		delete(h.subs, sub)
-		h.mu.Unlock()
-		sub.stop()
-	}, nil
-}
-
-// publish queues ev for every subscriber; it never blocks on one.
-func (h *hub) publish(ev Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for sub := range h.subs {
-		sub.mu.Lock()
-		if n := len(sub.q); n >= h.buffer {
-			sub.q[n-1].Dropped++
-		} else {
-			sub.q = append(sub.q, ev)
-		}
-		sub.mu.Unlock()
-		select {
-		case sub.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// close stops every subscriber and waits for their goroutines.
-func (h *hub) close() {
-	h.mu.Lock()
-	h.closed = true
-	subs := h.subs
-	h.subs = nil
-	h.mu.Unlock()
-	for sub := range subs {
-		sub.stop()
-	}
-	h.wg.Wait()
-}
-
-func (sub *subscriber) stop() { sub.once.Do(func() { close(sub.done) }) }
-
-func (sub *subscriber) run(log *slog.Logger) {
-	for {
-		select {
-		case <-sub.done:
-			return
-		case <-sub.wake:
-		}
-		for {
-			sub.mu.Lock()
-			if len(sub.q) == 0 {
-				sub.mu.Unlock()
-				break
-			}
-			ev := sub.q[0]
-			sub.q[0] = Event{}
-			sub.q = sub.q[1:]
-			sub.mu.Unlock()
-			select {
-			case <-sub.done:
-				return
-			default:
-			}
-			sub.call(ev, log)
-		}
-	}
-}
-
-// call runs the subscriber's function, containing a panic.
-func (sub *subscriber) call(ev Event, log *slog.Logger) {
-	defer func() {
-		if r := recover(); r != nil {
-			log.Error("strongroom: certs event subscriber panicked", "event", ev.Kind.String(), "certificate", ev.Certificate)
-		}
-	}()
-	sub.fn(ev)
+	return cancel, nil
 }

@@ -151,7 +151,7 @@ func (ps *pairState) planRenewal(leaf *x509.Certificate, now time.Time) {
 		rs.staleStop = nil
 	}
 	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	due := leaf.NotBefore.Add(time.Duration(float64(life) * r.Ahead)).Add(-ps.s.jitter(time.Duration(float64(life) * r.Jitter)))
+	due := leaf.NotBefore.Add(time.Duration(float64(life) * r.Ahead)).Add(-ps.s.rand.Upto(time.Duration(float64(life) * r.Jitter)))
 	ps.armRenewal(due, now)
 }
 
@@ -494,12 +494,7 @@ func (ps *pairState) renewalFailedLocked(err error, now time.Time) {
 			})
 		}
 	}
-	bound := r.MinBackoff
-	for i := 1; i < rs.failures && bound < r.MaxBackoff; i++ {
-		bound *= 2
-	}
-	bound = min(bound, r.MaxBackoff)
-	wait := max(ps.s.jitter(bound), r.MinBackoff/10)
+	wait := ps.s.rand.Backoff(rs.failures, r.MinBackoff, r.MaxBackoff)
 	ps.armRenewal(now.Add(wait), now)
 	ps.s.publish(Event{Kind: EventRenewalFailed, Certificate: ps.p.Name, Time: now, Err: err})
 }

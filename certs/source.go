@@ -2,7 +2,6 @@ package certs
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -147,12 +147,11 @@ type Source struct {
 	bySecret map[string][]*pairState
 	snap     atomic.Pointer[snapshot] // nil once closed
 	snapMu   sync.Mutex               // serialises building snapshots
-	hub      hub
+	hub      *hub
 	vault    *vault // seals keys of pairs with SealedKey; nil when none has it
 	tel      *telemetry
 
-	randMu sync.Mutex
-	random io.Reader
+	rand *backoff.Rand // renewal jitter and backoff
 
 	life lifecycle
 }
@@ -171,14 +170,12 @@ func New(ctx context.Context, store *secrets.Store, opts *Options) (*Source, err
 	s := &Source{store: store, opts: *opts, byName: map[string]*pairState{}, bySecret: map[string][]*pairState{}}
 	o := &s.opts
 	if s.clock = o.Clock; s.clock == nil {
-		s.clock = wallClock{}
+		s.clock = secrets.WallClock{}
 	}
 	if s.log = o.Logger; s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if s.random = o.Random; s.random == nil {
-		s.random = rand.Reader
-	}
+	s.rand = backoff.New(o.Random)
 	if o.Thresholds == nil {
 		o.Thresholds = DefaultThresholds()
 	}
@@ -193,10 +190,7 @@ func New(ctx context.Context, store *secrets.Store, opts *Options) (*Source, err
 			return nil, &Error{Op: "new", Kind: ErrConfig, Err: reason("threshold %+v: want Left > 0, or Fraction in (0, 1)", t)}
 		}
 	}
-	s.hub.log, s.hub.buffer = s.log, o.EventBuffer
-	if s.hub.buffer <= 0 {
-		s.hub.buffer = defaultEventBuffer
-	}
+	s.hub = newHub(s.log, o.EventBuffer)
 	s.life.init()
 	if err := s.addPairs(o.Certificates); err != nil {
 		return nil, err
@@ -343,24 +337,7 @@ func (s *Source) publish(ev Event) {
 		level = slog.LevelError
 	}
 	s.log.LogAttrs(context.Background(), level, "strongroom: certificate "+ev.Kind.String(), slog.Any("certificate", ev))
-	s.hub.publish(ev)
-}
-
-// jitter returns a uniform random duration in [0, d).
-func (s *Source) jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	var b [8]byte
-	s.randMu.Lock()
-	_, err := io.ReadFull(s.random, b[:])
-	s.randMu.Unlock()
-	if err != nil {
-		return d / 2
-	}
-	u := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-	return time.Duration(float64(d) * float64(u>>11) / (1 << 53))
+	s.hub.Publish(ev)
 }
 
 // Close stops watching the store, cancels renewals under way and waits for
@@ -375,7 +352,7 @@ func (s *Source) Close() error {
 	for _, ps := range s.pairs {
 		ps.stopTimers()
 	}
-	s.hub.close()
+	s.hub.Close()
 	s.vault.close()
 	s.tel.close()
 	for _, ps := range s.pairs {
@@ -391,15 +368,6 @@ func (s *Source) String() string {
 
 // Format makes every fmt verb print String, so that no key is ever printed.
 func (s *Source) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
-
-// wallClock is the real clock.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) AfterFunc(d time.Duration, f func()) func() bool {
-	return time.AfterFunc(d, f).Stop
-}
 
 // lifecycle counts the work under way (store callbacks, timers, renewals)
 // so that Close can refuse new work, cancel what runs and wait for it.

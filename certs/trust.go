@@ -77,7 +77,7 @@ type TrustBundle struct {
 	clock  secrets.Clock
 	log    *slog.Logger
 	state  atomic.Pointer[trustState] // nil until loaded
-	hub    hub
+	hub    *hub
 	life   lifecycle
 
 	mu          sync.Mutex
@@ -119,7 +119,7 @@ func NewTrustBundle(ctx context.Context, store *secrets.Store, secret string, op
 		return nil, &Error{Op: "new", Certificate: o.Name, Kind: ErrConfig, Err: reason("a store, a secret and a non-negative Overlap are required")}
 	}
 	if b.clock = o.Clock; b.clock == nil {
-		b.clock = wallClock{}
+		b.clock = secrets.WallClock{}
 	}
 	if b.log = o.Logger; b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -127,10 +127,7 @@ func NewTrustBundle(ctx context.Context, store *secrets.Store, secret string, op
 	if o.LoadTimeout <= 0 {
 		o.LoadTimeout = defaultLoadTimeout
 	}
-	b.hub.log, b.hub.buffer = b.log, o.EventBuffer
-	if b.hub.buffer <= 0 {
-		b.hub.buffer = defaultEventBuffer
-	}
+	b.hub = newHub(b.log, o.EventBuffer)
 	b.life.init()
 	var err error
 	if b.tel, err = b.telemetry(o.MeterProvider); err != nil {
@@ -340,7 +337,7 @@ func (b *TrustBundle) publish(ev Event) {
 		level = slog.LevelError
 	}
 	b.log.LogAttrs(context.Background(), level, "strongroom: trust bundle "+ev.Kind.String(), slog.Any("bundle", ev))
-	b.hub.publish(ev)
+	b.hub.Publish(ev)
 }
 
 func sameCerts(a, b []*x509.Certificate) bool {
@@ -417,7 +414,7 @@ func (b *TrustBundle) Close() error {
 	}
 	b.reread.halt()
 	b.mu.Unlock()
-	b.hub.close()
+	b.hub.Close()
 	if b.tel != nil {
 		b.tel.Unregister()
 	}
