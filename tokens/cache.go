@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/secrets"
 )
@@ -121,8 +121,7 @@ type Cache struct {
 	log       *slog.Logger
 	idleGrain int64 // ns: the last-asked time is recorded to within this
 
-	randMu sync.Mutex
-	random io.Reader
+	rand *backoff.Rand // jitter and backoff, from Options.Random
 
 	entries   sync.Map   // request key -> *entry; reads lock nothing
 	mu        sync.Mutex // serialises writers of entries and closed, and lateErrs
@@ -173,15 +172,13 @@ func NewCache(f Fetcher, opts *Options) (*Cache, error) {
 	if o.MaxBackoff < o.MinBackoff {
 		return nil, invalidf("new cache", "MaxBackoff %s is below MinBackoff %s", o.MaxBackoff, o.MinBackoff)
 	}
-	if c.random = o.Random; c.random == nil {
-		c.random = rand.Reader
-	}
+	c.rand = backoff.New(o.Random)
 	if c.log = o.Logger; c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	clock := o.Clock
 	if clock == nil {
-		clock = wallClock{}
+		clock = secrets.WallClock{}
 	}
 	g, err := guard.New(&guard.Options{MaxLocked: o.MaxLockedMemory, AllowUnlocked: o.AllowUnlockedMemory})
 	if err != nil {
@@ -199,13 +196,6 @@ func setDefault(d *time.Duration, def time.Duration) {
 		*d = def
 	}
 }
-
-// wallClock is the real clock.
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) AfterFunc(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 
 // Token returns an unexpired token for req. While one is held it returns
 // at once (a [Source] from Cache.Source also skips the checking and
@@ -404,21 +394,4 @@ func (c *Cache) Close() error {
 		}
 	})
 	return c.closeErr
-}
-
-// jitter returns a uniform random duration in [0, d).
-func (c *Cache) jitter(d float64) float64 {
-	if d <= 0 {
-		return 0
-	}
-	var b [8]byte
-	c.randMu.Lock()
-	_, err := io.ReadFull(c.random, b[:])
-	c.randMu.Unlock()
-	if err != nil {
-		return d / 2
-	}
-	u := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-	return d * float64(u>>11) / (1 << 53)
 }

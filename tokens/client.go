@@ -234,7 +234,7 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 		o.RetryMax = 0
 	}
 	if c.clock = o.Clock; c.clock == nil {
-		c.clock = wallClock{}
+		c.clock = secrets.WallClock{}
 	}
 	if c.log = o.Logger; c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -272,7 +272,7 @@ func (c *Cache) seal(g *Grant, req Request, now time.Time) (*Token, error) {
 func (e *entry) plan(now time.Time, t *Token) time.Duration {
 	life := float64(t.expiresAt.Sub(now))
 	o := e.c.opts
-	d := time.Duration(life*o.Ahead - e.c.jitter(life*o.Jitter))
+	d := time.Duration(life*o.Ahead) - e.c.rand.Upto(time.Duration(life*o.Jitter))
 	return max(min(d, time.Duration(t.serveNS-now.UnixNano())), 0)
 }
 
@@ -281,13 +281,7 @@ func (e *entry) plan(now time.Time, t *Token) time.Duration {
 // Retry-After. e.mu is held.
 func (e *entry) backoff(err error) time.Duration {
 	o := e.c.opts
-	bound := o.MinBackoff
-	for i := 1; i < e.failures && bound < o.MaxBackoff; i++ {
-		bound *= 2
-	}
-	bound = min(bound, o.MaxBackoff)
-	wait := max(time.Duration(e.c.jitter(float64(bound))), o.MinBackoff/10)
-	return max(wait, retryAfter(err))
+	return max(e.c.rand.Backoff(e.failures, o.MinBackoff, o.MaxBackoff), retryAfter(err))
 }
 
 // schedule arms the timer that starts the next fetch after d. e.mu is held.

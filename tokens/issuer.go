@@ -123,7 +123,7 @@ func NewIssuer(s Secrets, keyName, issuer string, opts *IssuerOptions) (*Issuer,
 	setDefault(&i.opts.Overlap, i.opts.Lifetime+time.Minute)
 	i.opts.PublishAhead = max(i.opts.PublishAhead, 0)
 	if i.clock = i.opts.Clock; i.clock == nil {
-		i.clock = wallClock{}
+		i.clock = secrets.WallClock{}
 	}
 	if sub, ok := s.(interface {
 		Subscribe(pattern string, fn func(secrets.Event)) (func(), error)

@@ -117,7 +117,7 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 		j.ownHC = true
 	}
 	if j.clock = j.opts.Clock; j.clock == nil {
-		j.clock = wallClock{}
+		j.clock = secrets.WallClock{}
 	}
 	return j, nil
 }

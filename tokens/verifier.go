@@ -121,7 +121,7 @@ func NewVerifier(keys KeySet, issuer, audience string, opts *VerifierOptions) (*
 	}
 	clock := o.Clock
 	if clock == nil {
-		clock = wallClock{}
+		clock = secrets.WallClock{}
 	}
 	v := &Verifier{keys: keys, issuer: issuer, audience: audience, leeway: o.Leeway}
 	v.parser = jwt.NewParser(
