@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,8 +24,8 @@ import (
 // HydraVersion is the Ory Hydra release .ci/build-hydra builds.
 const HydraVersion = "v2.3.0"
 
-// Hydra is an Ory Hydra OAuth 2.0 server on loopback, with an in-memory
-// (SQLite) store, for one test.
+// Hydra is an Ory Hydra OAuth 2.0 server on loopback, with a SQLite
+// store in the test's temporary directory, for one test.
 type Hydra struct {
 	// Public is the public endpoint ("http://127.0.0.1:PORT"): token,
 	// revocation and JWKS.
@@ -75,8 +76,21 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 	}
 	var sys [24]byte
 	rand.Read(sys[:])
+	dir := t.TempDir()
+	// A SQLite file in WAL mode with a busy timeout, not DSN=memory: the
+	// in-memory database shares one cache between connections, where
+	// concurrent requests fail with "Unable to serialize access due to a
+	// concurrent update" (an introspection then says "inactive" for a
+	// valid token), and a busy timeout cannot help.
+	dsn := "DSN=sqlite://" + filepath.Join(dir, "hydra.sqlite") + "?_fk=true&_journal_mode=WAL&_busy_timeout=10000"
+	migrate := exec.Command(bin, "migrate", "sql", "up", "--read-from-env", "--yes")
+	migrate.Env = append(os.Environ(), dsn)
+	migrate.Dir = dir
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("hydra migrate: %v\n%s", err, out)
+	}
 	env := []string{
-		"DSN=memory",
+		dsn,
 		"SERVE_PUBLIC_HOST=127.0.0.1", "SERVE_ADMIN_HOST=127.0.0.1",
 		"SERVE_PUBLIC_PORT=" + strconv.Itoa(pub), "SERVE_ADMIN_PORT=" + strconv.Itoa(adm),
 		"URLS_SELF_ISSUER=" + h.Public,
@@ -94,7 +108,7 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 	}
 	h.cmd = exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
 	h.cmd.Env = append(os.Environ(), env...)
-	h.cmd.Dir = t.TempDir()
+	h.cmd.Dir = dir
 	h.cmd.Stdout = (*hydraLog)(h)
 	h.cmd.Stderr = (*hydraLog)(h)
 	if err := h.cmd.Start(); err != nil {
@@ -110,7 +124,7 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 	for {
 		select {
 		case <-h.done:
-			t.Fatalf("hydra exited before it was ready:\n%s", h.log())
+			t.Fatalf("hydra exited before it was ready:\n%s", h.Log())
 		default:
 		}
 		resp, err := http.Get(h.Admin + "/health/ready")
@@ -122,7 +136,7 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("hydra not ready after 60 s:\n%s", h.log())
+			t.Fatalf("hydra not ready after 60 s:\n%s", h.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -139,7 +153,9 @@ func (l *hydraLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (h *Hydra) log() string {
+// Log returns what the server has written to its standard output and error
+// so far (its first MiB), for a failing test to show.
+func (h *Hydra) Log() string {
 	h.logMu.Lock()
 	defer h.logMu.Unlock()
 	return h.logBuf.String()
