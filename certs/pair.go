@@ -296,7 +296,7 @@ func (ps *pairState) rereadAt(t, now time.Time) {
 	r.halt()
 	gen := r.gen
 	r.at = t
-	r.stop = ps.s.clock.AfterFunc(t.Sub(now), func() {
+	r.stop = ps.s.clock.AfterFunc(t.Sub(ps.s.clock.Now()), func() {
 		ps.s.life.spawn(func() {
 			ps.mu.Lock()
 			defer ps.mu.Unlock()
@@ -559,22 +559,26 @@ func (ps *pairState) ring(leaf *x509.Certificate, now time.Time) {
 			break
 		}
 	}
-	if due != nil {
-		if due.expired {
-			ps.expired(leaf, now)
-			return
-		}
-		ps.s.publish(Event{Kind: EventExpiring, Certificate: ps.p.Name, Serial: leaf.SerialNumber.Text(16),
-			Fingerprint: fingerprint(leaf.Raw), NotAfter: leaf.NotAfter, Threshold: due.threshold, Time: now})
+	if due != nil && due.expired {
+		ps.expired(leaf, now)
+		return
 	}
+	// The next timer is armed before the event goes out, and its delay
+	// counts from the clock's time now, not from now: a subscriber (or a
+	// test moving a virtual clock) that acts on the event finds it armed
+	// for the right instant.
 	if len(ps.alarms) > 0 {
-		ps.alarmStop = ps.s.clock.AfterFunc(ps.alarms[0].at.Sub(now), func() {
+		ps.alarmStop = ps.s.clock.AfterFunc(ps.alarms[0].at.Sub(ps.s.clock.Now()), func() {
 			ps.s.life.spawn(func() {
 				ps.mu.Lock()
 				defer ps.mu.Unlock()
 				ps.ring(leaf, ps.s.clock.Now())
 			})
 		})
+	}
+	if due != nil {
+		ps.s.publish(Event{Kind: EventExpiring, Certificate: ps.p.Name, Serial: leaf.SerialNumber.Text(16),
+			Fingerprint: fingerprint(leaf.Raw), NotAfter: leaf.NotAfter, Threshold: due.threshold, Time: now})
 	}
 }
 

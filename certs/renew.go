@@ -174,7 +174,7 @@ func (ps *pairState) armRenewal(due, now time.Time) {
 		fire()
 		return
 	}
-	rs.stop = ps.s.clock.AfterFunc(due.Sub(now), fire)
+	rs.stop = ps.s.clock.AfterFunc(due.Sub(ps.s.clock.Now()), fire) // from the clock's time now, not from now
 }
 
 // Renew renews the certificate called name now, whatever its schedule,

@@ -309,7 +309,7 @@ func (b *TrustBundle) rebuild(now time.Time) {
 		b.overlapStop = nil
 	}
 	if !next.IsZero() {
-		b.overlapStop = b.clock.AfterFunc(next.Sub(now), func() {
+		b.overlapStop = b.clock.AfterFunc(next.Sub(b.clock.Now()), func() {
 			b.life.spawn(func() {
 				b.mu.Lock()
 				defer b.mu.Unlock()
