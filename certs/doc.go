@@ -65,7 +65,10 @@
 // certificate in service stays until it expires, or until renewals have
 // failed for [Renewal].MaxStale. The new pair is written back to the store
 // (Store.Write, through the provider) where the provider can write, and
-// served from memory otherwise.
+// served from memory otherwise. A bundle secret is written in one step; a
+// pair of secrets in two, key first, with the old key written back if the
+// certificate's write fails, so that the store never keeps a key without
+// its certificate (see [Renewal] for the window between the two writes).
 //
 // # Concurrency
 //

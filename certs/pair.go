@@ -189,7 +189,11 @@ func (ps *pairState) evaluateLocked(trigger string, force bool) {
 	}
 	ps.holds = 0
 	seen := [2]version{c.cert, c.keyV}
-	if seen == ps.seen && !force {
+	if seen == ps.seen && (!force || ps.servedFromMemory()) {
+		// Nothing new in the store. A forced re-read (a trust bundle
+		// rotated, a grace or not-yet-valid wait ended) does not put back
+		// what the store held when a renewal could not be written: the
+		// renewal in service is newer.
 		return
 	}
 	ps.seen = seen
@@ -222,6 +226,13 @@ func (ps *pairState) evaluateLocked(trigger string, force bool) {
 	if err := ps.install(c, now, false); err != nil {
 		ps.refusedLocked(err, seen)
 	}
+}
+
+// servedFromMemory reports whether the certificate in service is a
+// renewal that could not be written back. ps.mu is held.
+func (ps *pairState) servedFromMemory() bool {
+	cur := ps.cur.Load()
+	return cur != nil && cur.inMemory
 }
 
 // halfUpdated reports whether rerr is the mismatch of a two-secret pair
@@ -388,7 +399,7 @@ func (ps *pairState) install(c *candidate, now time.Time, inMemory bool) error {
 		tc.Certificate[i] = cert.Raw
 	}
 	if ps.p.SealedKey {
-		sg, err := ps.s.vault.signer(c.key)
+		sg, err := ps.s.vault.signer(ps.p.Name, c.key)
 		if err != nil {
 			return &Error{Op: "seal", Certificate: ps.p.Name, Secret: c.keyV.secret, Version: c.keyV.version, Kind: ErrUnavailable, Err: err}
 		}

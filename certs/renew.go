@@ -39,13 +39,19 @@ type Issuer interface {
 // write (a "#cert" part of a file, an environment variable) or the write
 // fails, the new pair is served from memory only, and EventRenewed
 // carries the write error; but when the write fails because a secret of
-// the pair was revoked or deleted (secrets.ErrRevoked,
-// secrets.ErrNotFound), the new pair is dropped and the pair taken out of
-// service, as a revocation seen from the store does. A pair held as one
-// bundle secret is written in one step; a two-secret pair in two (key,
-// then certificate, with the key put back as it was if the certificate
-// cannot be written: see the package documentation), so prefer a bundle
-// where the provider can write both halves at once.
+// the pair was revoked or deleted (as the store reports it), the new pair
+// is dropped and the pair taken out of service, as a revocation seen from
+// the store does. A pair held as one bundle secret is written in one
+// step; a two-secret pair in two: key, then certificate, with the key put
+// back as it was if the certificate cannot be written (the old key is
+// read before the write, so this holds however late the failure comes).
+// Prefer a bundle where the provider can write both halves at once: a
+// reader of the store between the two writes (another process) sees the
+// new key with the old certificate, which [Options].PairGrace covers
+// for a Source. A renewal served from memory stays in service until the
+// store holds a newer pair or the next renewal succeeds; re-reads of the
+// store (a trust bundle rotation, say) do not put back the pair it
+// replaced.
 type Renewal struct {
 	// Issuer obtains the certificate. Required.
 	Issuer Issuer
@@ -239,6 +245,7 @@ func (ps *pairState) attempt(ctx context.Context, scheduled bool) error {
 	ps.writing = true
 	ps.mu.Unlock()
 	seen, werr := ps.writeBack(ctx, c)
+	ended := ps.endedSecret(werr)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.writing = false
@@ -251,7 +258,7 @@ func (ps *pairState) attempt(ctx context.Context, scheduled bool) error {
 	}
 	now := ps.s.clock.Now()
 	leaf := c.chain[0]
-	if ended := fatalWrite(werr); ended != "" {
+	if ended != "" {
 		// The secret is gone from the store: never a reason to serve the
 		// new pair from memory.
 		ps.endLocked(ended, werr)
@@ -279,14 +286,29 @@ func (ps *pairState) evaluatePending() {
 	ps.s.life.spawn(func() { ps.evaluate("", force) })
 }
 
-// fatalWrite returns the secret that a write-back error says was revoked
-// or deleted (secrets.ErrRevoked, secrets.ErrNotFound), or "".
-func fatalWrite(err error) string {
-	var e *Error
-	if err == nil || !errors.As(err, &e) || !errors.Is(err, secrets.ErrRevoked) && !errors.Is(err, secrets.ErrNotFound) {
+// endedSecret returns, after a failed write-back (werr not nil), the
+// secret of the pair that the store reports revoked or deleted, or "". It
+// asks the store rather than reading werr, which may carry a provider's
+// own "not found" or a failed restore of the key, neither of which ends
+// the secret.
+func (ps *pairState) endedSecret(werr error) string {
+	if werr == nil {
 		return ""
 	}
-	return e.Secret
+	names := []string{ps.p.Cert}
+	if !ps.bundle() {
+		names = append(names, ps.p.Key)
+	}
+	for _, name := range names {
+		md, err := ps.s.store.Metadata(name)
+		switch {
+		case errors.Is(err, secrets.ErrNotFound):
+			return name // no longer declared
+		case err == nil && (md.State == secrets.StateRevoked || md.State == secrets.StateDeleted):
+			return name
+		}
+	}
+	return ""
 }
 
 // issue obtains and validates a new certificate and key.
@@ -365,15 +387,15 @@ func (ps *pairState) issue(ctx context.Context) (*candidate, error) {
 // c. It returns the store versions the pair is to count as read (those
 // written or, after a failure, those the store holds now) and why it
 // could not write, in which case c is served from memory only, unless the
-// error says a secret was revoked or deleted. ps.mu is not held: the
-// writes are I/O.
+// store reports a secret of the pair revoked or deleted. ps.mu is not
+// held: the writes are I/O.
 //
 // A bundle is one write, all or nothing. A two-secret pair is written key
-// first; when the certificate's write then fails, the key's previous
-// value is written back (Store.Previous has it while the secret's
-// Spec.Overlap lasts), so that the store does not hold a key that does
-// not match its certificate. When that is impossible (no previous
-// value: the overlap is over, or the secret held none), the error says
+// first; the key the store held is read (copied to the heap, and wiped
+// on return) before, so that when the certificate's write then fails,
+// however late, the old key is written back and the store does not hold
+// a key that does not match its certificate. When that is impossible
+// (the secret held no key, or writing it back fails too), the error says
 // so: the store then holds the new key with the old certificate until
 // the next renewal or rotation.
 func (ps *pairState) writeBack(ctx context.Context, c *candidate) ([2]version, error) {
@@ -400,6 +422,8 @@ func (ps *pairState) writeBack(ctx context.Context, c *candidate) ([2]version, e
 		c.keyV = c.cert
 		return [2]version{c.cert, c.keyV}, nil
 	}
+	oldKey := ps.currentKey(ctx)
+	defer clear(oldKey)
 	ksec, err := st.Write(ctx, ps.p.Key, keyPEM)
 	if err != nil {
 		return ps.storeVersions(ctx), ps.writeError(ps.p.Key, err, nil)
@@ -407,28 +431,39 @@ func (ps *pairState) writeBack(ctx context.Context, c *candidate) ([2]version, e
 	keyV := version{ps.p.Key, ksec.Version()}
 	csec, err := st.Write(ctx, ps.p.Cert, certPEM)
 	if err != nil {
-		rerr := ps.restoreKey(ctx)
+		rerr := ps.restoreKey(ctx, oldKey)
 		return ps.storeVersions(ctx), ps.writeError(ps.p.Cert, err, rerr)
 	}
 	c.cert, c.keyV = version{ps.p.Cert, csec.Version()}, keyV
 	return [2]version{c.cert, c.keyV}, nil
 }
 
-// restoreKey writes the key secret's previous value back, after the new
-// key was written but its certificate could not be. It is bounded by its
-// own short timeout, since ctx may be what ended the certificate's write.
-func (ps *pairState) restoreKey(ctx context.Context) error {
-	prev, err := ps.s.store.Previous(ps.p.Key)
+// currentKey returns a copy of the value the key secret holds now, or nil
+// when it holds none. The caller wipes it.
+func (ps *pairState) currentKey(ctx context.Context) []byte {
+	sec, err := ps.s.store.Get(ctx, ps.p.Key)
 	if err != nil {
-		return fmt.Errorf("the new key stays in secret %s with the old certificate: its previous value is gone (%w)", ps.p.Key, err)
+		return nil
+	}
+	var old []byte
+	sec.Use(func(v []byte) error {
+		old = append(make([]byte, 0, len(v)), v...)
+		return nil
+	})
+	return old
+}
+
+// restoreKey writes old, the value the key secret held before the
+// write-back, back to it, after the new key was written but its
+// certificate could not be. It is bounded by its own short timeout, since
+// ctx may be what ended the certificate's write.
+func (ps *pairState) restoreKey(ctx context.Context, old []byte) error {
+	if old == nil {
+		return fmt.Errorf("the new key stays in secret %s with the old certificate: the secret held no key before", ps.p.Key)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
 	defer cancel()
-	err = prev.Use(func(old []byte) error {
-		_, err := ps.s.store.Write(ctx, ps.p.Key, old)
-		return err
-	})
-	if err != nil {
+	if _, err := ps.s.store.Write(ctx, ps.p.Key, old); err != nil {
 		return fmt.Errorf("the new key stays in secret %s with the old certificate: writing the previous key back failed (%w)", ps.p.Key, err)
 	}
 	return nil
@@ -460,12 +495,8 @@ func (ps *pairState) writeError(secret string, err, restore error) *Error {
 	if restore != nil {
 		err = errors.Join(err, restore)
 	}
-	switch {
-	case fatalWrite(&Error{Secret: secret, Err: err}) != "":
-		ps.s.log.Warn("strongroom: renewed certificate could not be written back: the secret was revoked or deleted",
-			"certificate", ps.p.Name, "secret", secret, "error", err.Error())
-	case !errors.Is(err, secrets.ErrUnsupported):
-		ps.s.log.Warn("strongroom: renewed certificate could not be written back; serving it from memory",
+	if !errors.Is(err, secrets.ErrUnsupported) {
+		ps.s.log.Warn("strongroom: renewed certificate could not be written back",
 			"certificate", ps.p.Name, "secret", secret, "error", err.Error())
 	}
 	return &Error{Op: "write", Certificate: ps.p.Name, Secret: secret, Kind: ErrUnavailable, Err: err}

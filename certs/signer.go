@@ -29,9 +29,9 @@ func newVault(allowUnlocked bool) (*vault, error) {
 	return &vault{g: g}, nil
 }
 
-// signer seals key and returns a crypto.Signer that opens it for each
-// signature.
-func (v *vault) signer(key crypto.Signer) (*sealedSigner, error) {
+// signer seals key, of the certificate called cert, and returns a
+// crypto.Signer that opens it for each signature.
+func (v *vault) signer(cert string, key crypto.Signer) (*sealedSigner, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, &keyError{"private key cannot be sealed"}
@@ -40,13 +40,13 @@ func (v *vault) signer(key crypto.Signer) (*sealedSigner, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.closed {
-		return nil, &Error{Op: "seal", Kind: ErrClosed}
+		return nil, &Error{Op: "seal", Certificate: cert, Kind: ErrClosed}
 	}
 	sealed, err := v.g.Seal(der)
 	if err != nil {
 		return nil, err
 	}
-	return &sealedSigner{v: v, pub: key.Public(), sealed: sealed}, nil
+	return &sealedSigner{v: v, cert: cert, pub: key.Public(), sealed: sealed}, nil
 }
 
 func (v *vault) close() {
@@ -67,6 +67,7 @@ func (v *vault) close() {
 // it costs.
 type sealedSigner struct {
 	v      *vault
+	cert   string // the certificate's name, for errors
 	pub    crypto.PublicKey
 	sealed *guard.Sealed
 }
@@ -79,7 +80,7 @@ func (s *sealedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpt
 	s.v.mu.RLock()
 	defer s.v.mu.RUnlock()
 	if s.v.closed {
-		return nil, &Error{Op: "sign", Kind: ErrClosed}
+		return nil, &Error{Op: "sign", Certificate: s.cert, Kind: ErrClosed}
 	}
 	var sig []byte
 	err := s.v.g.Open(s.sealed, func(der []byte) error {

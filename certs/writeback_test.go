@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,18 +17,25 @@ import (
 )
 
 // gatedWriter is the memory provider with writes of one secret that fail
-// while failing is set, or wait at the gate while it is set.
+// while failing is set, or wait at the gate while it is set; script, when
+// set, decides every write first (an error fails it).
 type gatedWriter struct {
 	*memory.Provider
 	secret  string
 	failing *atomic.Bool
 	gate    *atomic.Pointer[chan struct{}] // when set, a write signals entered and waits for it to close
 	entered chan struct{}
+	script  *atomic.Pointer[func(ref string) error]
 }
 
 var errBackend = errors.New("backend hiccup")
 
 func (p gatedWriter) Write(ctx context.Context, ref string, data []byte) (string, error) {
+	if fn := p.script.Load(); fn != nil {
+		if err := (*fn)(ref); err != nil {
+			return "", err
+		}
+	}
 	if ref == memory.Ref(p.secret) {
 		if p.failing.Load() {
 			return "", errBackend
@@ -43,21 +52,35 @@ func (p gatedWriter) Write(ctx context.Context, ref string, data []byte) (string
 // can fail or wait, a DevCA, and a Source renewing a two-secret pair
 // whose first certificate the DevCA issued at New.
 func writerFixture(t *testing.T) (*fixture, gatedWriter, *certs.Source) {
+	return writerFixtureOn(t, nil)
+}
+
+// writerFixtureOn is writerFixture on clock (nil: the wall clock).
+func writerFixtureOn(t *testing.T, clock *memory.Clock) (*fixture, gatedWriter, *certs.Source) {
 	t.Helper()
-	f := newFixture(t, nil) // for its goroutine check; the store under test is another
+	f := newFixture(t, clock) // for its goroutine check; the store under test is another
 	if err := f.store.Close(); err != nil {
 		t.Fatal(err)
 	}
+	var sc secrets.Clock
 	mem := memory.New(nil)
+	if clock != nil {
+		sc, mem = clock, memory.New(&memory.Options{Clock: clock})
+	}
 	w := gatedWriter{Provider: mem, secret: "web-cert", failing: &atomic.Bool{},
-		gate: &atomic.Pointer[chan struct{}]{}, entered: make(chan struct{}, 10)}
-	store, err := secrets.Open(ctx(t), &secrets.Options{Providers: map[string]providers.Provider{"memory": w}})
+		gate: &atomic.Pointer[chan struct{}]{}, entered: make(chan struct{}, 10),
+		script: &atomic.Pointer[func(string) error]{}}
+	store, err := secrets.Open(ctx(t), &secrets.Options{Clock: sc, Providers: map[string]providers.Provider{"memory": w}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
 	f.store, f.mem = store, mem
-	ca, err := certs.NewDevCA(ctx(t), store, nil)
+	dopts := &certs.DevCAOptions{}
+	if clock != nil {
+		dopts.Clock = clock
+	}
+	ca, err := certs.NewDevCA(ctx(t), store, dopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +92,12 @@ func writerFixture(t *testing.T) (*fixture, gatedWriter, *certs.Source) {
 			t.Fatal(err)
 		}
 	}
-	src := f.source(&certs.Options{Certificates: []certs.Pair{{Name: "web", Cert: "web-cert", Key: "web-key",
-		Renewal: &certs.Renewal{Issuer: ca, DNSNames: []string{"localhost"}}}}})
+	opts := &certs.Options{Certificates: []certs.Pair{{Name: "web", Cert: "web-cert", Key: "web-key",
+		Renewal: &certs.Renewal{Issuer: ca, DNSNames: []string{"localhost"}}}}}
+	if clock != nil {
+		opts.Clock = clock
+	}
+	src := f.source(opts)
 	f.next(certs.EventLoaded, "web")
 	return f, w, src
 }
@@ -159,5 +186,142 @@ func TestScheduledRenewalSkippedAfterRenew(t *testing.T) {
 	src.Close() // waits for the scheduled attempt
 	if n := iss.calls.Load(); n != 2 {
 		t.Errorf("the issuer was called %d times, want 2 (the first certificate, Renew)", n)
+	}
+}
+
+// A certificate write that fails long after the key's (a slow backend
+// timing out, past the key secret's Spec.Overlap, when Store.Previous no
+// longer has the old key) still puts the old key back: the store holds a
+// matching pair, and the renewal is served from memory.
+func TestLateFailedWriteBackRestoresKey(t *testing.T) {
+	clock := newClock(time.Now().Truncate(time.Second))
+	f, w, src := writerFixtureOn(t, clock)
+	before := src.Certificates()[0].Serial
+	slow := func(ref string) error {
+		if ref == memory.Ref("web-cert") {
+			clock.Advance(10 * time.Minute) // the write takes long, then fails
+			return errBackend
+		}
+		return nil
+	}
+	w.script.Store(&slow)
+	if err := src.Renew(ctx(t), "web"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	e := f.next(certs.EventRenewed, "web")
+	if !errors.Is(e.Err, errBackend) {
+		t.Fatalf("EventRenewed.Err = %v, want the backend's error", e.Err)
+	}
+	w.script.Store(nil)
+	replica, err := certs.New(ctx(t), f.store, &certs.Options{Clock: clock, Certificates: []certs.Pair{{Name: "replica", Cert: "web-cert", Key: "web-key"}}})
+	if err != nil {
+		t.Fatalf("the store holds a pair that does not match after a late failed write-back: %v", err)
+	}
+	defer replica.Close()
+	if got := replica.Certificates()[0].Serial; got != before {
+		t.Errorf("the store holds serial %s, want %s from before the renewal", got, before)
+	}
+}
+
+// A write-back whose certificate write fails and whose key cannot be put
+// back either serves the renewal from memory and keeps the pair in
+// service and renewable: nothing was revoked or deleted, although the
+// backend's errors say "not found" (which the store reports as
+// secrets.ErrNotFound).
+func TestFailedRestoreKeepsPairInService(t *testing.T) {
+	f, w, src := writerFixture(t)
+	keyWrites := 0
+	lost := fmt.Errorf("backend lost its mount: %w", providers.ErrNotFound)
+	down := func(ref string) error {
+		switch ref {
+		case memory.Ref("web-cert"):
+			return lost
+		case memory.Ref("web-key"):
+			if keyWrites++; keyWrites > 1 { // the restore
+				return lost
+			}
+		}
+		return nil
+	}
+	w.script.Store(&down)
+	if err := src.Renew(ctx(t), "web"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	e := f.next(certs.EventRenewed, "web")
+	if e.Err == nil || !strings.Contains(e.Err.Error(), "the new key stays in secret web-key") {
+		t.Fatalf("EventRenewed.Err = %v, want the write error saying the key could not be put back", e.Err)
+	}
+	if _, err := src.GetCertificate(&tls.ClientHelloInfo{ServerName: "localhost"}); err != nil {
+		t.Errorf("GetCertificate after the failed write-back: %v", err)
+	}
+	if info := src.Certificates()[0]; !info.InMemory || info.Serial != e.Serial {
+		t.Errorf("serving %s (in memory %v), want the renewal %s from memory", info.Serial, info.InMemory, e.Serial)
+	}
+	w.script.Store(nil)
+	if err := src.Renew(ctx(t), "web"); err != nil {
+		t.Errorf("Renew once the backend is back: %v", err)
+	}
+}
+
+// A renewal served from memory (the store cannot take it) is not replaced
+// by the certificate the store still holds when something forces a
+// re-read of the pair: here its trust bundle rotates.
+func TestInMemoryRenewalSurvivesForcedReread(t *testing.T) {
+	f := newFixture(t, nil) // for its goroutine check; the store under test is another
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.New(nil)
+	w := gatedWriter{Provider: mem, secret: "web", failing: &atomic.Bool{},
+		gate: &atomic.Pointer[chan struct{}]{}, entered: make(chan struct{}, 10),
+		script: &atomic.Pointer[func(string) error]{}}
+	store, err := secrets.Open(ctx(t), &secrets.Options{Providers: map[string]providers.Provider{"memory": w}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f.store, f.mem = store, mem
+	ca, err := certs.NewDevCA(ctx(t), store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.declare("bundle", ca.PEM(), certs.BundleSpec)
+	bundleEvents := make(chan certs.Event, 100)
+	tb, err := certs.NewTrustBundle(ctx(t), store, "bundle", &certs.TrustOptions{OnEvent: func(e certs.Event) { bundleEvents <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.Close()
+	if err := store.Add(certs.CertificateSpec(secrets.Spec{Name: "web", Ref: memory.Ref("web")})); err != nil {
+		t.Fatal(err)
+	}
+	iss := &flaky{ca: ca}
+	src := f.source(&certs.Options{Certificates: []certs.Pair{{Name: "web", Cert: "web", Validation: &certs.Validation{Trust: tb},
+		Renewal: &certs.Renewal{Issuer: iss, DNSNames: []string{"localhost"}}}}})
+	f.next(certs.EventLoaded, "web") // the first certificate, issued at New and written back
+	w.failing.Store(true)
+	if err := src.Renew(ctx(t), "web"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	var renewed certs.Event
+	for renewed.Err == nil {
+		renewed = f.next(certs.EventRenewed, "web")
+	}
+	f.rotatedTo("web", renewed.Serial) // the renewal put in service, from memory
+	calls := iss.calls.Load()
+	f.rotate("bundle", append(append([]byte(nil), ca.PEM()...), newCA(t, "other").pem...))
+	nextEvent(t, bundleEvents, certs.EventRotated, "bundle")
+	select {
+	case e := <-f.events:
+		if e.Kind == certs.EventRotated {
+			t.Errorf("the pair rotated after its bundle did: %v", e)
+		}
+	case <-time.After(time.Second): // the re-read changed nothing
+	}
+	if info := src.Certificates()[0]; info.Serial != renewed.Serial || !info.InMemory {
+		t.Errorf("after the bundle rotated: serving %s (in memory %v), want the renewal %s", info.Serial, info.InMemory, renewed.Serial)
+	}
+	if n := iss.calls.Load(); n != calls {
+		t.Errorf("the issuer was called %d more times after the bundle rotated", n-calls)
 	}
 }
