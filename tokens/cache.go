@@ -123,8 +123,9 @@ type Cache struct {
 
 	rand *backoff.Rand // jitter and backoff, from Options.Random
 
-	entries   sync.Map   // request key -> *entry; reads lock nothing
-	mu        sync.Mutex // serialises writers of entries and closed, and lateErrs
+	entries   sync.Map                   // request key -> *entry; reads lock nothing
+	mu        sync.Mutex                 // serialises writers of entries and closed, and lateErrs and draining
+	draining  map[string][]chan struct{} // request key -> quiet channels of ended entries (see entry.after)
 	closed    atomic.Bool
 	wg        sync.WaitGroup // fetches and evictions under way
 	lateErrs  []error        // revocations of tokens that arrived during Close
@@ -276,8 +277,14 @@ func (c *Cache) entry(req Request, key string) (*entry, error) {
 	if c.closed.Load() {
 		return nil, newError("token", ErrClosed, nil)
 	}
-	e, _ := c.entries.LoadOrStore(key, newEntry(c, req, key))
-	return e.(*entry), nil
+	if e, ok := c.entries.Load(key); ok {
+		return e.(*entry), nil
+	}
+	e := newEntry(c, req, key)
+	e.after = c.draining[key]
+	delete(c.draining, key)
+	c.entries.Store(key, e)
+	return e, nil
 }
 
 // Drop forgets the token for req: it stops refreshing it, revokes it when
@@ -285,7 +292,10 @@ func (c *Cache) entry(req Request, key string) (*entry, error) {
 // it, so that Use on it fails with ErrClosed (a Use under way finishes
 // first; Drop does not wait for it). A fetch under way for req is
 // cancelled; should it still bring a token, that token is revoked and
-// wiped too. A later call for req, or one made during Drop, starts afresh.
+// wiped too. A later call for req, or one made during Drop, starts afresh,
+// but its fetch first waits for the cancelled one to end (a Fetcher may
+// ignore its context, and a refresh token grant already sent runs to its
+// end), so that one fetch per Request runs at a time.
 //
 // Revocation is what ends the token at the server: a value already sent
 // (in an Authorization header, or through [OAuth2TokenSource]) keeps
@@ -297,11 +307,15 @@ func (c *Cache) Drop(ctx context.Context, req Request) error {
 	}
 	c.mu.Lock()
 	v, ok := c.entries.LoadAndDelete(req.key())
+	if ok {
+		c.retire(v.(*entry))
+	}
 	c.mu.Unlock()
 	if !ok {
 		return nil
 	}
 	t := v.(*entry).end()
+	c.settle(req.key())
 	if t == nil {
 		return nil
 	}
@@ -324,10 +338,12 @@ func (c *Cache) evict(e *entry) {
 		c.mu.Unlock()
 		return // Close or Drop ends it
 	}
+	c.retire(e)
 	c.wg.Add(1) // under c.mu, so never after Close's Wait has begun
 	c.mu.Unlock()
 	defer c.wg.Done()
 	t := e.end()
+	c.settle(e.key)
 	c.log.Info("tokens: request idle; no longer refreshed", "request", e.req.String(), "idle_after", c.opts.IdleAfter)
 	if t == nil || t.handed.Load() {
 		return // a caller holds it: it keeps working until it expires

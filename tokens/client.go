@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -411,7 +412,7 @@ func (c *Client) Revoke(ctx context.Context, t *Token) error {
 	}
 	defer resp.wipe()
 	if resp.status != http.StatusOK {
-		return resp.scrubbed(parseErrorResponse("revocation", resp.status, resp.header, resp.body, c.clock.Now()))
+		return parseErrorResponse("revocation", resp.status, resp.header, resp.body, c.clock.Now(), resp.creds...)
 	}
 	return nil
 }
@@ -456,7 +457,8 @@ type param struct {
 // and parses the answer; once means no retries after a connection error
 // or a 5xx. When the server refuses the client and the credential changed
 // in the store meanwhile, it tries once more with the new one (a server
-// that refuses the client has not looked at the grant).
+// that refuses the client has not looked at the grant). A refresh token in
+// a 200 answer is returned even with an error (see parseTokenResponse).
 func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param, once bool) (*Grant, []byte, error) {
 	for try := 0; ; try++ {
 		// expires_in counts from when the server answered, which is after
@@ -467,19 +469,17 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []par
 		if err != nil {
 			return nil, nil, err
 		}
-		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, sent)
+		g, rt, err := parseTokenResponse(resp.status, resp.header, resp.body, sent, resp.creds...)
+		resp.wipe()
 		if err == nil {
-			resp.wipe()
 			return g, rt, nil
 		}
-		err = resp.scrubbed(err)
-		resp.wipe()
 		var oe *OAuthError
 		if try == 0 && errors.As(err, &oe) && oe.Code == "invalid_client" && c.credentialChanged(ctx, resp.version) {
 			c.log.Info("tokens: client credential changed in the store during a request; retrying with the new version")
 			continue
 		}
-		return nil, nil, err
+		return nil, rt, err
 	}
 }
 
@@ -499,7 +499,7 @@ type response struct {
 	header  http.Header
 	body    []byte
 	version string   // the credential's version used
-	creds   [][]byte // credential bytes sent, for scrubbing
+	creds   [][]byte // credentials sent, in every form sent, for scrubbing
 }
 
 // wipe clears the body and the copies of the credentials sent.
@@ -511,17 +511,15 @@ func (r *response) wipe() {
 	r.body, r.creds = nil, nil
 }
 
-// scrubbed withholds any text of err that quotes a credential sent.
-func (r *response) scrubbed(err error) error {
-	var oe *OAuthError
-	if errors.As(err, &oe) {
-		for _, b := range r.creds {
-			if len(b) >= 4 && (strings.Contains(oe.Description, string(b)) || strings.Contains(oe.URI, string(b))) {
-				oe.Description, oe.URI = "[description withheld: it quoted a credential]", ""
-			}
-		}
+// addCred notes a credential sent, as it is and form-encoded (as a form
+// parameter or a client_secret_basic part carries it), for scrubbing.
+func (r *response) addCred(v []byte) {
+	r.creds = append(r.creds, append([]byte(nil), v...))
+	if e := appendEscaped(nil, v); !bytes.Equal(e, v) {
+		r.creds = append(r.creds, e)
+	} else {
+		clear(e)
 	}
-	return err
 }
 
 // attemptKey is the context key under which request tells the Client's
@@ -552,7 +550,7 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	base := []byte(encodeForm(form))
 	for _, p := range secret {
 		base = appendParam(base, p.name, p.value)
-		r.creds = append(r.creds, append([]byte(nil), p.value...))
+		r.addCred(p.value)
 	}
 	var header string
 	switch c.auth.Method {
@@ -561,7 +559,7 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	case AuthSecretBasic, AuthSecretPost:
 		err := useSecret(ctx, c.auth.Secrets, c.auth.Name, func(version string, v []byte) error {
 			r.version = version
-			r.creds = append(r.creds, append([]byte(nil), v...))
+			r.addCred(v)
 			if c.auth.Method == AuthSecretPost {
 				base = appendParam(base, "client_id", []byte(c.clientID))
 				base = appendParam(base, "client_secret", v)
@@ -571,7 +569,10 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 			cred := appendEscaped([]byte(nil), []byte(c.clientID))
 			cred = append(cred, ':')
 			cred = appendEscaped(cred, v)
-			header = "Basic " + base64.StdEncoding.EncodeToString(cred)
+			b := make([]byte, base64.StdEncoding.EncodedLen(len(cred)))
+			base64.StdEncoding.Encode(b, cred)
+			header = "Basic " + string(b)
+			r.creds = append(r.creds, b) // an echoed Authorization header
 			clear(cred)
 			return nil
 		})
@@ -639,7 +640,7 @@ func (c *Client) withAssertion(ctx context.Context, r *response, base []byte) ([
 		return nil, err
 	}
 	r.version = version
-	r.creds = append(r.creds, append([]byte(nil), a...))
+	r.addCred(a)
 	b := append([]byte(nil), base...)
 	b = appendParam(b, "client_id", []byte(c.clientID))
 	b = appendParam(b, "client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))

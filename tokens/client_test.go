@@ -150,6 +150,68 @@ func TestClientErrorFields(t *testing.T) {
 	}
 }
 
+// TestErrorDescriptionQuotingCredential: an error description that quotes
+// a credential sent, in any form it was sent in, is withheld whole, even
+// when the quote crosses the cut at 300 bytes or holds a byte that
+// printable replaces.
+func TestErrorDescriptionQuotingCredential(t *testing.T) {
+	leakCheck(t)
+	for _, tc := range []struct {
+		name   string
+		secret string
+		auth   func(s Secrets, name string) ClientAuth
+		echo   func(form url.Values, h http.Header) string // what the server quotes
+	}{
+		{"post, across the cut", clientSecret, ClientSecretPost,
+			func(f url.Values, _ http.Header) string {
+				return strings.Repeat("x", 280) + " got " + f.Get("client_secret")
+			}},
+		{"post, unprintable byte", "s3cret\x01with-a-control-byte", ClientSecretPost,
+			func(f url.Values, _ http.Header) string { return "got " + f.Get("client_secret") }},
+		{"post, form-encoded", clientSecret, ClientSecretPost,
+			func(url.Values, http.Header) string { return "body had client_secret=" + url.QueryEscape(clientSecret) }},
+		{"basic, Authorization echoed", clientSecret, ClientSecretBasic,
+			func(_ url.Values, h http.Header) string { return "bad header: " + h.Get("Authorization") }},
+		{"basic, across the cut", clientSecret, ClientSecretBasic,
+			func(_ url.Values, h http.Header) string { return strings.Repeat("y", 290) + h.Get("Authorization") }},
+		{"basic, form-encoded part", clientSecret, ClientSecretBasic,
+			func(url.Values, http.Header) string { return "id:" + url.QueryEscape(clientSecret) + " is wrong" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			secret := tc.secret
+			store, mem := newStore(t, nil)
+			addSecret(t, store, mem, "secret", []byte(secret))
+			var ts *tokenServer
+			ts = newTokenServer(t, func(n int, f url.Values) (int, map[string]string, string) {
+				ts.mu.Lock()
+				h := ts.headers[n-1]
+				ts.mu.Unlock()
+				desc, _ := json.Marshal(tc.echo(f, h))
+				return 401, nil, `{"error":"invalid_client","error_description":` + string(desc) + `}`
+			})
+			c, err := NewClient(ts.URL, "id", tc.auth(store, "secret"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			_, err = c.Fetch(context.Background(), Request{})
+			var oe *OAuthError
+			if !errors.As(err, &oe) || oe.Code != "invalid_client" {
+				t.Fatalf("%v, want an invalid_client OAuthError", err)
+			}
+			if oe.Description != withheldDescription {
+				t.Errorf("description %q, want it withheld", oe.Description)
+			}
+			basic := base64.StdEncoding.EncodeToString([]byte("id:" + url.QueryEscape(secret)))
+			for _, cred := range []string{secret, url.QueryEscape(secret), basic} {
+				if strings.Contains(err.Error(), cred[:8]) {
+					t.Errorf("the error quotes the start of a credential (%q): %v", cred[:8], err)
+				}
+			}
+		})
+	}
+}
+
 func TestClientRetries(t *testing.T) {
 	leakCheck(t)
 	store, mem := newStore(t, nil)
@@ -263,6 +325,11 @@ func TestParseTokenResponse(t *testing.T) {
 		{`{"access_token":"a","expires_in":-5}`, false, 0, "", ""},
 		{`{"access_token":"a","refresh_token":7}`, false, 0, "", ""},
 		{`not json`, false, 0, "", ""},
+		// A refused answer still hands on the refresh token it rotated in:
+		// the server has spent the one sent.
+		{`{"access_token":"a","expires_in":0,"refresh_token":"r2"}`, false, 0, "", "r2"},
+		{`{"access_token":"a","expires_in":"soon","refresh_token":"r2"}`, false, 0, "", "r2"},
+		{`{"token_type":"Bearer","refresh_token":"r2"}`, false, 0, "", "r2"},
 	} {
 		g, rt, err := parseTokenResponse(200, http.Header{}, []byte(tc.body), now)
 		if (err == nil) != tc.ok {
@@ -270,8 +337,8 @@ func TestParseTokenResponse(t *testing.T) {
 			continue
 		}
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%s: %v, want ErrInvalid", tc.body, err)
+			if !errors.Is(err, ErrInvalid) || g != nil || string(rt) != tc.refresh {
+				t.Errorf("%s: %v, grant %v, refresh %q; want ErrInvalid, no grant, refresh %q", tc.body, err, g, rt, tc.refresh)
 			}
 			continue
 		}

@@ -33,7 +33,7 @@
 // A token is refreshed in the background after Options.Ahead (two thirds)
 // of its lifetime, brought forward by a random jitter (a tenth of the
 // lifetime). One fetch per Request runs at a time, however many callers
-// ask. While an unexpired token is held no caller waits, whatever fetch is
+// ask (after [Cache.Drop], the next fetch waits for the cancelled one). While an unexpired token is held no caller waits, whatever fetch is
 // under way; a caller waits only for the first token, or after the token
 // held expired. A failed fetch is retried after an exponential backoff
 // with full jitter (1 s doubling to 5 min by default), and never before
@@ -80,8 +80,9 @@
 // only inside [Token.Use]. [Token] redacts itself in fmt (every verb), slog,
 // JSON and text output; errors, logs and OAuthError fields never carry a
 // token, a client secret, an assertion or a refresh token (a server message
-// that quotes the credential sent is withheld). The response buffers and
-// request bodies this package builds are wiped after use.
+// that quotes a credential sent, in any form it was sent in, is withheld).
+// The response buffers and request bodies this package builds are wiped
+// after use.
 //
 // Honest limits: the HTTP stack reads the response and writes the request
 // through its own buffers, which are not wiped; an Authorization header set

@@ -19,6 +19,14 @@ type entry struct {
 	dropped atomic.Bool
 	asked   atomic.Int64 // when a caller last asked, Unix ns, to within c.idleGrain
 
+	// quiet is closed once the entry has ended and no fetch of it is
+	// under way; after holds the quiet channels of the entries for the
+	// same request that ended before this one was made (set before it is
+	// published, read only). A fetch waits for them, so that one fetch
+	// per request runs at a time even across Drop and eviction.
+	quiet chan struct{}
+	after []chan struct{}
+
 	mu       sync.Mutex
 	flight   *flight
 	stop     func() bool // cancels the pending refresh or retry timer
@@ -37,7 +45,7 @@ type flight struct {
 }
 
 func newEntry(c *Cache, req Request, key string) *entry {
-	e := &entry{c: c, req: req, key: key}
+	e := &entry{c: c, req: req, key: key, quiet: make(chan struct{})}
 	e.asked.Store(c.k.clock.Now().UnixNano())
 	return e
 }
@@ -158,7 +166,11 @@ func (e *entry) startLocked() *flight {
 // schedules a retry.
 func (e *entry) run(ctx context.Context, f *flight) {
 	defer e.c.wg.Done()
-	g, err := e.fetch(ctx)
+	var g *Grant
+	err := e.settled(ctx)
+	if err == nil {
+		g, err = e.fetch(ctx)
+	}
 	f.cancel()
 	now := e.c.k.clock.Now()
 	var t *Token
@@ -183,8 +195,13 @@ func (e *entry) run(ctx context.Context, f *flight) {
 		if err == nil {
 			f.err = newError("token", ErrClosed, nil)
 		}
+		ended := e.dropped.Load() // then end saw this fetch under way, and left quiet to it
 		e.mu.Unlock()
 		close(f.done)
+		if ended {
+			close(e.quiet)
+			e.c.settle(e.key)
+		}
 		if t != nil {
 			e.c.orphan(t)
 		}
@@ -208,6 +225,21 @@ func (e *entry) run(ctx context.Context, f *flight) {
 	}
 	e.mu.Unlock()
 	close(f.done)
+}
+
+// settled waits until the fetches of the entries that ended before e was
+// made for the same request (cancelled by Drop, eviction or Close) have
+// ended: a Fetcher that ignores its context, or a refresh token grant
+// already sent, would otherwise overlap e's fetch.
+func (e *entry) settled(ctx context.Context) error {
+	for _, q := range e.after {
+		select {
+		case <-q:
+		case <-ctx.Done():
+			return newError("fetch", nil, fmt.Errorf("waiting for the cancelled fetch of a dropped entry to end: %w", ctx.Err()))
+		}
+	}
+	return nil
 }
 
 // fetch calls the Fetcher, turning a panic into an error (its value might
@@ -319,7 +351,8 @@ func (e *entry) due(gen uint64) {
 
 // end stops the entry's refreshes and fetch, and returns the token it
 // held (nil if none). It marks the entry dropped before it reads the
-// token's handed flag (see token).
+// token's handed flag (see token). It closes e.quiet unless a fetch is
+// under way, which then closes it when it ends (see run).
 func (e *entry) end() *Token {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -330,8 +363,48 @@ func (e *entry) end() *Token {
 	e.gen++
 	if e.flight != nil {
 		e.flight.cancel()
+	} else {
+		close(e.quiet)
 	}
 	return e.cur.Swap(nil)
+}
+
+// retire notes that e, just removed from c.entries, may still have a
+// fetch under way: the next entry for its request waits for it (and for
+// those e waited for). c.mu is held.
+func (c *Cache) retire(e *entry) {
+	l := append(open(c.draining[e.key]), open(e.after)...)
+	if c.draining == nil {
+		c.draining = make(map[string][]chan struct{})
+	}
+	c.draining[e.key] = append(l, e.quiet)
+}
+
+// settle forgets the ended fetches for the request key, once they have
+// all ended.
+func (c *Cache) settle(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l, ok := c.draining[key]; ok {
+		if l = open(l); len(l) == 0 {
+			delete(c.draining, key)
+		} else {
+			c.draining[key] = l
+		}
+	}
+}
+
+// open returns the channels of l not yet closed, in a new slice.
+func open(l []chan struct{}) []chan struct{} {
+	var out []chan struct{}
+	for _, q := range l {
+		select {
+		case <-q:
+		default:
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // orphan revokes and wipes a token that arrived after its entry ended.

@@ -35,8 +35,10 @@ var (
 // OAuthError is an error response from an OAuth 2.0 endpoint (RFC 6749
 // section 5.2, RFC 7009 section 2.2.1), or an HTTP failure without one.
 // Its fields never contain credentials: a description or URI that quotes
-// the credential sent is withheld, and every field is cut to printable
-// ASCII of bounded length.
+// a credential sent (as it is, form-encoded, or as the base64 of a
+// client_secret_basic header) is withheld, and so is a code that does;
+// the check runs on the server's full text, before every field is cut to
+// printable ASCII of bounded length.
 type OAuthError struct {
 	// Endpoint is "token" or "revocation".
 	Endpoint string

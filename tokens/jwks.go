@@ -20,7 +20,10 @@ import (
 // every field's zero value selects the default its comment states.
 type JWKSOptions struct {
 	// HTTPClient fetches the set. Nil: a pooled client with a 10 s
-	// timeout, whose idle connections Close closes.
+	// timeout, whose idle connections Close closes. Whatever the client,
+	// a background fetch (see MaxAge) is given up after 30 s and counts
+	// as a failed one; a fetch a lookup waits for is bounded by the
+	// lookup's context.
 	HTTPClient *http.Client
 
 	// MinInterval is the least time between two fetches caused by
@@ -61,10 +64,11 @@ type JWKSOptions struct {
 // background once the set is older than MaxAge (serving the set held
 // meanwhile), and when asked for an unknown kid, at most once per
 // MinInterval unless the set is older than RefetchAge (see [JWKS.Key]).
-// Fetches are one at a time. Only public signing keys are kept: symmetric
-// ("oct") keys, keys marked for encryption and RSA keys under 2048 bits
-// are ignored; a key's declared "alg" is the only algorithm a [Verifier]
-// accepts with it. It is safe for concurrent use; Close stops its
+// Fetches are one at a time; a lookup that needs one waits for the one
+// under way, if any, no longer than its context allows. Only public
+// signing keys are kept: symmetric ("oct") keys, keys marked for
+// encryption and RSA keys under 2048 bits are ignored; a key's declared
+// "alg" is the only algorithm a [Verifier] accepts with it. It is safe for concurrent use; Close stops its
 // background fetch.
 type JWKS struct {
 	url   string
@@ -74,7 +78,7 @@ type JWKS struct {
 	ownHC bool
 	clock secrets.Clock
 
-	fetchMu sync.Mutex // one fetch at a time
+	fetching chan struct{} // one fetch at a time: holds a token while one runs
 
 	mu        sync.Mutex
 	keys      map[string]jwkEntry
@@ -97,7 +101,7 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 		return nil, newError("new jwks", ErrInvalid, err)
 	}
 	u, _ := url.Parse(rawURL)
-	j := &JWKS{url: rawURL, shown: redactURL(u)}
+	j := &JWKS{url: rawURL, shown: redactURL(u), fetching: make(chan struct{}, 1)}
 	if opts != nil {
 		j.opts = *opts
 	}
@@ -132,7 +136,9 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 // at once with an error matching ErrUnknownKey. So the first token signed
 // with a newly rotated key causes a fetch at once, and a flood of forged
 // kids at most one fetch per RefetchAge. After a failed fetch, no fetch
-// is made for MinInterval. It fails with ErrClosed after Close.
+// is made for MinInterval. A lookup that waits for a fetch (its own or
+// one under way) fails with its context's error when that ends first. It
+// fails with ErrClosed after Close.
 func (j *JWKS) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	k, err := j.lookup(ctx, kid)
 	return k.pub, err
@@ -178,9 +184,20 @@ func (j *JWKS) lookup(ctx context.Context, kid string) (jwkEntry, error) {
 			return jwkEntry{}, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s",
 				printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339)))
 		}
-		j.fetch(ctx, tries, trusted)
+		if err := j.fetch(ctx, tries, trusted); err != nil {
+			return jwkEntry{}, newError("key", nil, err)
+		}
 	}
 }
+
+// backgroundFetchTimeout bounds a JWKS's background fetch, whatever its
+// HTTP client: a server that hangs holds up no lookup longer than its own
+// context allows, and a background fetch no longer than this.
+var backgroundFetchTimeout = 30 * time.Second
+
+// errBackgroundTimeout is the cause of a background fetch's timeout: a
+// failure of the server, unlike Close cancelling it.
+var errBackgroundTimeout = errors.New("tokens: background JWKS fetch timed out")
 
 // background starts a fetch of its own, unless one is under way or the
 // JWKS is closed. j.mu is held.
@@ -188,7 +205,7 @@ func (j *JWKS) background(seen uint64) {
 	if j.bgCancel != nil || j.closed {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeoutCause(context.Background(), backgroundFetchTimeout, errBackgroundTimeout)
 	j.bgCancel = cancel
 	j.wg.Add(1)
 	go func() {
@@ -209,7 +226,9 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 	if closed {
 		return newError("refresh", ErrClosed, nil)
 	}
-	j.fetch(ctx, tries, false)
+	if err := j.fetch(ctx, tries, false); err != nil {
+		return newError("refresh", nil, err)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.lastErr
@@ -238,19 +257,25 @@ func (j *JWKS) Close() error {
 }
 
 // fetch fetches the set unless another caller did since seen attempts.
-// byKid says an unknown kid asked for it.
-func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) {
-	j.fetchMu.Lock()
-	defer j.fetchMu.Unlock()
+// byKid says an unknown kid asked for it. It waits for the fetch under
+// way, if any, while ctx allows; it returns ctx's error when ctx ended
+// before an attempt was made or counted.
+func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) error {
+	select {
+	case j.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-j.fetching }()
 	j.mu.Lock()
 	done := j.tries != seen
 	j.mu.Unlock()
 	if done {
-		return
+		return nil
 	}
 	keys, err := j.get(ctx)
-	if err != nil && ctx.Err() != nil {
-		return // the caller gave up: not the server's failure, and no attempt to count
+	if err != nil && ctx.Err() != nil && context.Cause(ctx) != errBackgroundTimeout {
+		return ctx.Err() // the caller gave up: not the server's failure, and no attempt to count
 	}
 	now := j.clock.Now()
 	j.mu.Lock()
@@ -264,6 +289,7 @@ func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) {
 	if err == nil {
 		j.keys, j.fetchedAt = keys, now
 	}
+	return nil
 }
 
 func (j *JWKS) get(ctx context.Context) (map[string]jwkEntry, error) {

@@ -72,6 +72,22 @@ func (js *jwksServer) fail(on bool) {
 	js.mu.Unlock()
 }
 
+// fetchedJWKS makes a JWKS for js, closed at cleanup, and looks up env's
+// key once, so that the set is fetched.
+func fetchedJWKS(t *testing.T, js *jwksServer, env *verifyEnv, opts JWKSOptions) *JWKS {
+	t.Helper()
+	opts.Clock = env.clock
+	keys, err := NewJWKS(js.URL, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Close() })
+	if _, err := keys.Key(context.Background(), env.kid); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
 // noHang runs f and fails the test if it does not return: a hang, not a
 // measurement.
 func noHang(t *testing.T, what string, f func()) {
@@ -155,15 +171,8 @@ func TestJWKSMaxStale(t *testing.T) {
 	leakCheck(t)
 	env := newVerifyEnv(t, ecKeyPEM(t))
 	js := newJWKSServer(t, env.issuer)
-	keys, err := NewJWKS(js.URL, &JWKSOptions{Clock: env.clock, MaxAge: time.Hour, MaxStale: 3 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { keys.Close() })
+	keys := fetchedJWKS(t, js, env, JWKSOptions{MaxAge: time.Hour, MaxStale: 3 * time.Hour})
 	ctx := context.Background()
-	if _, err := keys.Key(ctx, env.kid); err != nil {
-		t.Fatal(err)
-	}
 	js.fail(true)
 	env.clock.Advance(2 * time.Hour)
 	if _, err := keys.Key(ctx, env.kid); err != nil {
@@ -175,7 +184,7 @@ func TestJWKSMaxStale(t *testing.T) {
 		return keys.lastErr != nil && keys.bgCancel == nil
 	})
 	env.clock.Advance(time.Hour + time.Second)
-	_, err = keys.Key(ctx, env.kid)
+	_, err := keys.Key(ctx, env.kid)
 	if err == nil || errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("past MaxStale with the server failing: %v, want a failure that is not ErrUnknownKey", err)
 	}
@@ -312,5 +321,61 @@ func TestStoreKeysStoreErrors(t *testing.T) {
 	}
 	if _, err := sk.Key(ctx, "1"); err != nil {
 		t.Fatalf("a kid found in the secret that could be read: %v", err)
+	}
+}
+
+// TestJWKSLookupWaitsWithinItsContext: a lookup that needs a fetch while
+// the background fetch hangs at the server (an HTTP client without a
+// timeout) gives up with its context; the background fetch ends on its own
+// timeout and counts as a failed attempt.
+func TestJWKSLookupWaitsWithinItsContext(t *testing.T) {
+	leakCheck(t)
+	old := backgroundFetchTimeout
+	backgroundFetchTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { backgroundFetchTimeout = old })
+	env := newVerifyEnv(t, ecKeyPEM(t))
+	js := newJWKSServer(t, env.issuer)
+	hc := &http.Client{} // no timeout of its own
+	t.Cleanup(hc.CloseIdleConnections)
+	keys := fetchedJWKS(t, js, env, JWKSOptions{HTTPClient: hc})
+	ctx := context.Background()
+	env.clock.Advance(61 * time.Minute)
+	gate := js.block()
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			js.unblock()
+		}
+	})
+	if _, err := keys.Key(ctx, env.kid); err != nil { // starts the background fetch
+		t.Fatal(err)
+	}
+	waitUntil(t, "the background fetch reaches the server", func() bool { return js.hits.Load() == 2 })
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := keys.Key(short, "a-kid-not-in-the-set"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("lookup behind a hung fetch: %v, want its context's deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lookup with a 50 ms context still waits for the hung background fetch after 5 s")
+	}
+	waitUntil(t, "the background fetch times out", func() bool {
+		keys.mu.Lock()
+		defer keys.mu.Unlock()
+		return keys.bgCancel == nil
+	})
+	keys.mu.Lock()
+	tries, lastErr := keys.tries, keys.lastErr
+	keys.mu.Unlock()
+	if tries != 2 || lastErr == nil {
+		t.Fatalf("after the background timeout: %d attempts, last error %v; want 2 and a failure", tries, lastErr)
+	}
+	if js.hits.Load() != 2 {
+		t.Fatalf("JWKS requests: %d, want 2", js.hits.Load())
 	}
 }

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -371,5 +372,100 @@ func TestRequestChecked(t *testing.T) {
 	}
 	if _, err := c.Token(ctx, Request{Scopes: []string{"reports:read", "https://api.example/x!#$%&'()*+,-./:;<=>?@[]^_`{|}~"}}); err != nil {
 		t.Fatalf("every printable character but space, quote and backslash: %v", err)
+	}
+}
+
+// stubbornFetcher ignores its context (as a refresh grant already sent
+// does) and records how many of its calls overlap.
+type stubbornFetcher struct {
+	clock   *memory.Clock
+	gate    chan struct{}
+	started chan struct{}
+
+	mu              sync.Mutex
+	calls, cur, max int
+}
+
+func (s *stubbornFetcher) Fetch(ctx context.Context, req Request) (*Grant, error) {
+	s.mu.Lock()
+	s.calls++
+	s.cur++
+	s.max = max(s.max, s.cur)
+	s.mu.Unlock()
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	<-s.gate
+	s.mu.Lock()
+	s.cur--
+	s.mu.Unlock()
+	return &Grant{Value: []byte("stubborn-token"), ExpiresAt: s.clock.Now().Add(time.Hour)}, nil
+}
+
+func (s *stubbornFetcher) counts() (calls, peak int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls, s.max
+}
+
+// TestDropWaitsForCancelledFetch: after Drop cancels a fetch that goes on
+// all the same, the next entry for the request does not fetch until that
+// fetch has ended, even across a second Drop: one fetch per Request at a
+// time.
+func TestDropWaitsForCancelledFetch(t *testing.T) {
+	leakCheck(t)
+	clock := memory.NewClock(epoch)
+	up := &stubbornFetcher{clock: clock, gate: make(chan struct{}), started: make(chan struct{}, 1)}
+	c := newTestCache(t, up, clock, nil)
+	var release sync.Once
+	open := func() { release.Do(func() { close(up.gate) }) }
+	t.Cleanup(open) // before Close (cleanups run last first): a failure must not hang it
+	ctx := context.Background()
+	got := make(chan error, 2)
+	go func() { _, err := c.Token(ctx, readReq); got <- err }()
+	<-up.started
+	first := entryOf(t, c, readReq)
+	if err := c.Drop(ctx, readReq); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, err := c.Token(ctx, readReq); got <- err }()
+	// inFlight waits for an entry other than old to start its fetch.
+	inFlight := func(what string, old ...*entry) *entry {
+		var e *entry
+		waitUntil(t, what, func() bool {
+			v, ok := c.entries.Load(mustNormal(readReq).key())
+			if !ok || slices.Contains(old, v.(*entry)) {
+				return false
+			}
+			e = v.(*entry)
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			return e.flight != nil
+		})
+		return e
+	}
+	alone := func() {
+		t.Helper()
+		time.Sleep(50 * time.Millisecond) // room for a fetch that should not start
+		if calls, _ := up.counts(); calls != 1 {
+			t.Fatalf("fetches while the cancelled one still runs: %d, want 1", calls)
+		}
+	}
+	second := inFlight("a new entry starts its fetch", first)
+	alone()
+	if err := c.Drop(ctx, readReq); err != nil { // the second entry, before it fetched
+		t.Fatal(err)
+	}
+	inFlight("a third entry starts its fetch", first, second)
+	alone()
+	open()
+	for range 2 {
+		if err := <-got; err != nil {
+			t.Fatalf("Token across Drop: %v, want a fresh token", err)
+		}
+	}
+	if calls, peak := up.counts(); calls != 2 || peak != 1 {
+		t.Fatalf("fetches %d, at most %d at a time; want 2, one at a time", calls, peak)
 	}
 }

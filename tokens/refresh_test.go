@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/url"
@@ -23,7 +24,8 @@ type rotatingServer struct {
 	// signalled when a request is being held.
 	hold    chan struct{}
 	arrived chan struct{}
-	status  int // when set, the answer's status instead of a grant
+	status  int    // when set, the answer's status instead of a grant
+	expires string // when set, the expires_in of the answers
 }
 
 func newRotatingServer(t *testing.T, first ...string) *rotatingServer {
@@ -49,9 +51,28 @@ func newRotatingServer(t *testing.T, first ...string) *rotatingServer {
 		rs.n++
 		next := "rotated-" + string(rune('a'+rs.n))
 		rs.live[next] = true
-		return 200, nil, `{"access_token":"at-` + next + `","token_type":"Bearer","expires_in":3600,"refresh_token":"` + next + `"}`
+		expires := cmp.Or(rs.expires, "3600")
+		return 200, nil, `{"access_token":"at-` + next + `","token_type":"Bearer","expires_in":` + expires + `,"refresh_token":"` + next + `"}`
 	})
 	return rs
+}
+
+// refreshClient makes a Client for the refresh token grant, whose refresh
+// token "first" the server it returns takes, with opts (RefreshToken set),
+// closed at cleanup.
+func refreshClient(t *testing.T, opts ClientOptions) (*Client, *rotatingServer) {
+	t.Helper()
+	store, mem := newStore(t, nil)
+	addSecret(t, store, mem, "secret", []byte(clientSecret))
+	addSecret(t, store, mem, "refresh", []byte("first"))
+	rs := newRotatingServer(t, "first")
+	opts.RefreshToken = "refresh"
+	c, err := NewClient(rs.URL, "id", ClientSecretBasic(store, "secret"), &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, rs
 }
 
 // sent returns the refresh tokens the server was sent, in order.
@@ -90,17 +111,8 @@ func (h *hooked) all() []string {
 // not sent again (the server may have consumed the token).
 func TestRefreshGrantNotRetried(t *testing.T) {
 	leakCheck(t)
-	store, mem := newStore(t, nil)
-	addSecret(t, store, mem, "secret", []byte(clientSecret))
-	addSecret(t, store, mem, "refresh", []byte("first"))
-	rs := newRotatingServer(t, "first")
+	c, rs := refreshClient(t, ClientOptions{RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
 	rs.status = 502
-	c, err := NewClient(rs.URL, "id", ClientSecretBasic(store, "secret"), &ClientOptions{RefreshToken: "refresh",
-		RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	if _, err := c.Fetch(context.Background(), Request{}); err == nil {
 		t.Fatal("want the 502")
 	}
@@ -114,17 +126,9 @@ func TestRefreshGrantNotRetried(t *testing.T) {
 // OnRefreshToken and is used next.
 func TestRefreshGrantNotCancelled(t *testing.T) {
 	leakCheck(t)
-	store, mem := newStore(t, nil)
-	addSecret(t, store, mem, "secret", []byte(clientSecret))
-	addSecret(t, store, mem, "refresh", []byte("first"))
-	rs := newRotatingServer(t, "first")
-	rs.hold, rs.arrived = make(chan struct{}), make(chan struct{})
 	var h hooked
-	c, err := NewClient(rs.URL, "id", ClientSecretBasic(store, "secret"), &ClientOptions{RefreshToken: "refresh", OnRefreshToken: h.hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, rs := refreshClient(t, ClientOptions{OnRefreshToken: h.hook})
+	rs.hold, rs.arrived = make(chan struct{}), make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := c.Fetch(ctx, Request{}); done <- err }()
@@ -225,5 +229,31 @@ func TestRefreshTokenStoreWins(t *testing.T) {
 	fetch()
 	if got := rs.sent(); got[len(got)-1] != "rotated-e" {
 		t.Fatalf("refresh tokens sent %q", got)
+	}
+}
+
+// TestRotatedRefreshTokenKeptOnRefusedAnswer: a 200 answer that rotates the
+// refresh token but is refused (here expires_in 0) still hands the rotated
+// token on: the server has spent the one sent, so OnRefreshToken gets the
+// new one and the next grant sends it, while the Fetch reports the refusal.
+func TestRotatedRefreshTokenKeptOnRefusedAnswer(t *testing.T) {
+	leakCheck(t)
+	var h hooked
+	c, rs := refreshClient(t, ClientOptions{OnRefreshToken: h.hook})
+	rs.expires = "0"
+	if _, err := c.Fetch(context.Background(), Request{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("first grant: %v, want the refusal of expires_in (ErrInvalid)", err)
+	}
+	if got := h.all(); len(got) != 1 || got[0] != "rotated-b" {
+		t.Fatalf("OnRefreshToken got %q after the refused answer, want [rotated-b]", got)
+	}
+	rs.mu.Lock()
+	rs.expires = ""
+	rs.mu.Unlock()
+	if _, err := c.Fetch(context.Background(), Request{}); err != nil {
+		t.Fatalf("second grant (the server takes each refresh token once): %v", err)
+	}
+	if got := rs.sent(); !equal(got, []string{"first", "rotated-b"}) {
+		t.Fatalf("refresh tokens sent %q, want [first rotated-b] (the spent one never again)", got)
 	}
 }

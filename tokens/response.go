@@ -33,18 +33,30 @@ type errorResponse struct {
 // returns the grant and the refresh token, if any (the caller wipes
 // both); on failure an *OAuthError (for an error status) or an *Error
 // matching ErrInvalid (for a malformed success), whose texts never
-// include the response's token fields. It does not wipe body.
-func parseTokenResponse(status int, header http.Header, body []byte, now time.Time) (*Grant, []byte, error) {
+// include the response's token fields. A 200 answer that carries a
+// refresh_token string hands it on even when the rest of the answer is
+// refused: the server has spent the refresh token sent, and the one it
+// rotated in is the only one left. The texts of an error response that
+// quote one of creds (the credentials sent) are withheld. It does not
+// wipe body.
+func parseTokenResponse(status int, header http.Header, body []byte, now time.Time, creds ...[]byte) (*Grant, []byte, error) {
 	if status != http.StatusOK {
-		return nil, nil, parseErrorResponse("token", status, header, body, now)
+		return nil, nil, parseErrorResponse("token", status, header, body, now, creds...)
 	}
 	var r tokenResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, nil, invalidf("token response", "malformed JSON (%d bytes)", len(body))
 	}
+	var refresh []byte
+	if len(r.RefreshToken) > 0 && string(r.RefreshToken) != "null" {
+		var ok bool
+		if refresh, ok = rawString(r.RefreshToken); !ok {
+			return nil, nil, invalidf("token response", "refresh_token is not a string")
+		}
+	}
 	value, ok := rawString(r.AccessToken)
 	if !ok || len(value) == 0 {
-		return nil, nil, invalidf("token response", "no access_token string")
+		return nil, refresh, invalidf("token response", "no access_token string")
 	}
 	g := &Grant{Value: value, Type: printable(r.TokenType, 40)}
 	if r.TokenType == "" {
@@ -54,7 +66,7 @@ func parseTokenResponse(status int, header http.Header, body []byte, now time.Ti
 		secs, err := strconv.ParseFloat(strings.Trim(string(r.ExpiresIn), `"`), 64)
 		if err != nil || secs <= 0 || secs > 1<<31 {
 			g.wipe()
-			return nil, nil, invalidf("token response", "expires_in is not a positive number of seconds")
+			return nil, refresh, invalidf("token response", "expires_in is not a positive number of seconds")
 		}
 		g.ExpiresAt = now.Add(time.Duration(secs * float64(time.Second)))
 	}
@@ -62,13 +74,6 @@ func parseTokenResponse(status int, header http.Header, body []byte, now time.Ti
 		g.Scopes = strings.Fields(*r.Scope)
 		if g.Scopes == nil {
 			g.Scopes = []string{}
-		}
-	}
-	var refresh []byte
-	if len(r.RefreshToken) > 0 && string(r.RefreshToken) != "null" {
-		if refresh, ok = rawString(r.RefreshToken); !ok {
-			g.wipe()
-			return nil, nil, invalidf("token response", "refresh_token is not a string")
 		}
 	}
 	return g, refresh, nil
@@ -98,15 +103,41 @@ func rawString(raw json.RawMessage) ([]byte, bool) {
 }
 
 // parseErrorResponse makes the OAuthError for a failed request to endpoint.
-func parseErrorResponse(endpoint string, status int, header http.Header, body []byte, now time.Time) *OAuthError {
+// The fields are checked against creds (the credentials sent, in every
+// form they were sent in) before they are cut and sanitised, so that no
+// part of a quoted credential survives: a description or URI that quotes
+// one is withheld, and so is an error code.
+func parseErrorResponse(endpoint string, status int, header http.Header, body []byte, now time.Time, creds ...[]byte) *OAuthError {
 	e := &OAuthError{Endpoint: endpoint, StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
 	var r errorResponse
-	if json.Unmarshal(body, &r) == nil {
-		e.Code = printable(r.Error, 64)
-		e.Description = printable(r.Description, 300)
-		e.URI = printable(r.URI, 300)
+	if json.Unmarshal(body, &r) != nil {
+		return e
 	}
+	if quotesAny(r.Error, creds) {
+		r.Error = ""
+	}
+	if quotesAny(r.Description, creds) || quotesAny(r.URI, creds) {
+		r.Description, r.URI = withheldDescription, ""
+	}
+	e.Code = printable(r.Error, 64)
+	e.Description = printable(r.Description, 300)
+	e.URI = printable(r.URI, 300)
 	return e
+}
+
+// withheldDescription replaces an error description that quoted a
+// credential.
+const withheldDescription = "[description withheld: it quoted a credential]"
+
+// quotesAny reports whether s contains one of creds. Credentials shorter
+// than 4 bytes are not looked for: they would match innocent text.
+func quotesAny(s string, creds [][]byte) bool {
+	for _, b := range creds {
+		if len(b) >= 4 && strings.Contains(s, string(b)) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP
