@@ -59,18 +59,19 @@ func Example_virtualClock() {
 	defer store.Close()
 	events := make(chan secrets.Event, 10)
 	store.Subscribe("api-token", func(e secrets.Event) { events <- e })
-	store.Add(secrets.Spec{Name: "api-token", Ref: "memory://api-token", MaxStale: 5 * time.Minute})
+	store.Add(secrets.Spec{Name: "api-token", Ref: "memory://api-token", MaxStale: 10 * time.Minute})
 	fmt.Println(<-events)
 
 	// The backend goes down; the token is refreshed ahead of its expiry
-	// (at about two thirds of its lifetime), and fails.
+	// (at two thirds of its lifetime, 40 minutes, brought forward by up to
+	// a tenth of it at random), and fails.
 	backend.Fail("api-token", errors.New("connection refused"), -1)
-	clock.Advance(45 * time.Minute)
+	clock.Advance(41 * time.Minute)
 	fmt.Println((<-events).Kind)
-	_, err := store.Get(ctx, "api-token")
+	_, err := store.Get(ctx, "api-token") // failing for at most 7 minutes
 	fmt.Println("within the staleness budget:", err)
 
-	clock.Advance(10 * time.Minute)
+	clock.Advance(15 * time.Minute) // failing for 16 minutes at least; not expired yet
 	for e := range events {
 		if e.Kind == secrets.EventStale {
 			break
