@@ -68,8 +68,8 @@ type JWKSOptions struct {
 // under way, if any, no longer than its context allows. Only public
 // signing keys are kept: symmetric ("oct") keys, keys marked for
 // encryption and RSA keys under 2048 bits are ignored; a key's declared
-// "alg" is the only algorithm a [Verifier] accepts with it. It is safe for concurrent use; Close stops its
-// background fetch.
+// "alg" is the only algorithm a [Verifier] accepts with it. It is safe
+// for concurrent use; Close stops its background fetch.
 type JWKS struct {
 	url   string
 	shown string // url for messages
