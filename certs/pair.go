@@ -27,6 +27,7 @@ type pairState struct {
 	names     []string   // the server names claimed (under Source.snapMu too)
 	leaf      *x509.Certificate
 	seen      [2]version // the store versions last read (or written by a renewal)
+	memBase   [2]version // with a renewal served from memory: the store versions it replaced
 	lastErr   error
 	lastErrAt time.Time
 	refusal   refusalKey // the last refusal published, so that a re-read does not repeat it
@@ -189,11 +190,15 @@ func (ps *pairState) evaluateLocked(trigger string, force bool) {
 	}
 	ps.holds = 0
 	seen := [2]version{c.cert, c.keyV}
-	if seen == ps.seen && (!force || ps.servedFromMemory()) {
-		// Nothing new in the store. A forced re-read (a trust bundle
-		// rotated, a grace or not-yet-valid wait ended) does not put back
-		// what the store held when a renewal could not be written: the
-		// renewal in service is newer.
+	if seen == ps.seen && !force {
+		return // nothing new in the store
+	}
+	if ps.servedFromMemory() && seen == ps.memBase {
+		// A forced re-read (a trust bundle rotated, a grace or a
+		// not-yet-valid wait ended) does not put back what the store held
+		// when a renewal could not be written: the renewal in service is
+		// newer. A pair the store got since is read as usual.
+		ps.seen = seen
 		return
 	}
 	ps.seen = seen

@@ -271,7 +271,7 @@ func (ps *pairState) attempt(ctx context.Context, scheduled bool) error {
 		ps.renewalFailedLocked(err, now)
 		return err
 	}
-	ps.seen = seen
+	ps.seen, ps.memBase = seen, seen
 	return nil
 }
 

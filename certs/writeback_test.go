@@ -325,3 +325,36 @@ func TestInMemoryRenewalSurvivesForcedReread(t *testing.T) {
 		t.Errorf("the issuer was called %d more times after the bundle rotated", n-calls)
 	}
 }
+
+// A renewal served from memory gives way to a newer pair the store gets
+// later, even one refused at first for not being valid yet: the re-read
+// at its NotBefore puts it in service.
+func TestNewerPairReplacesInMemoryRenewal(t *testing.T) {
+	clock := newClock(time.Now().Truncate(time.Second))
+	f, w, src := writerFixtureOn(t, clock)
+	readOnly := func(ref string) error { return errBackend }
+	w.script.Store(&readOnly)
+	if err := src.Renew(ctx(t), "web"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	var renewed certs.Event
+	for renewed.Err == nil {
+		renewed = f.next(certs.EventRenewed, "web")
+	}
+	f.rotatedTo("web", renewed.Serial)
+	nbf := clock.Now().Add(10 * time.Minute)
+	l := newCA(t, "ops").issue(t, &leafOpts{notBefore: nbf, notAfter: nbf.Add(90 * 24 * time.Hour)}, "localhost")
+	f.mem.Set("web-key", l.keyPEM, nil)
+	f.mem.Set("web-cert", l.certPEM, nil)
+	for {
+		e := f.nextOf("web", certs.EventRejected)
+		if errors.Is(e.Err, certs.ErrNotYetValid) {
+			break
+		}
+	}
+	clock.Set(nbf.Add(time.Second))
+	f.rotatedTo("web", l.serial)
+	if info := src.Certificates()[0]; info.InMemory || info.Serial != l.serial {
+		t.Errorf("serving %s (in memory %v), want the store's newer pair %s", info.Serial, info.InMemory, l.serial)
+	}
+}
