@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/refcount"
 )
 
 // Secret is a handle to one version of a secret. It holds the value sealed
@@ -43,13 +44,11 @@ type Secret struct {
 	sealed  *guard.Sealed
 	pending *sync.WaitGroup // the Store's count of wipes left to readers
 
-	// refs counts Use calls under way, plus goneBit once destroyed; the
-	// last Use out of a destroyed version wipes it, so destroy never waits.
-	refs atomic.Int64
+	// refs counts Use calls under way; the last Use out of a destroyed
+	// version wipes it, so destroy never waits.
+	refs refcount.Count
 	gone atomic.Pointer[Error] // why the version was wiped; nil while usable
 }
-
-const goneBit = 1 << 62
 
 // Name returns the secret's name.
 func (s *Secret) Name() string { return s.name }
@@ -95,21 +94,16 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 
 // acquire counts a reader in, unless the version is gone.
 func (s *Secret) acquire() error {
-	for {
-		r := s.refs.Load()
-		if r&goneBit != 0 {
-			return s.gone.Load()
-		}
-		if s.refs.CompareAndSwap(r, r+1) {
-			return nil
-		}
+	if !s.refs.Enter() {
+		return s.gone.Load() // set before refs was ended
 	}
+	return nil
 }
 
 // release counts a reader out; the last one out of a destroyed version
 // wipes it.
 func (s *Secret) release() {
-	if s.refs.Add(-1) == goneBit {
+	if s.refs.Leave() {
 		s.sealed.Destroy()
 		s.pending.Done()
 	}
@@ -145,8 +139,8 @@ func (s *Secret) destroy(why *Error) {
 	if !s.gone.CompareAndSwap(nil, why) {
 		return
 	}
-	s.pending.Add(1) // before the readers can see goneBit and call Done
-	if s.refs.Or(goneBit) == 0 {
+	s.pending.Add(1) // before a reader can be the last out and call Done
+	if s.refs.End() {
 		s.sealed.Destroy()
 		s.pending.Done()
 	}

@@ -156,7 +156,7 @@ func TestNestedUseDuringClose(t *testing.T) {
 		defer close(finished)
 		a.Use(func([]byte) error {
 			go func() { closed <- c.Close() }()
-			waitUntil(t, "Close waits for the Use under way", func() bool { return c.k.refs.Load()&goneBit != 0 })
+			waitUntil(t, "Close waits for the Use under way", func() bool { return c.k.refs.Ended() })
 			inner = b.Use(func([]byte) error { return nil })
 			return nil
 		})

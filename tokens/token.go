@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/refcount"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -38,19 +39,14 @@ type Token struct {
 
 	k      *keeper
 	sealed *guard.Sealed
-	// refs counts Use calls under way, plus goneBit once destroyed; the
-	// last Use out of a destroyed token wipes it, so destroy never waits
-	// (as secrets.Secret does).
-	refs atomic.Int64
+	// refs counts Use calls under way; the last Use out of a destroyed
+	// token wipes it, so destroy never waits (as secrets.Secret does).
+	refs refcount.Count
 	gone atomic.Pointer[Error] // why the token was wiped; nil while usable
 	// handed is set once the Cache has returned the token to a caller:
 	// an idle eviction revokes only a token nobody was given.
 	handed atomic.Bool
 }
-
-// goneBit marks a reference count whose owner is gone: no new reader may
-// enter, and the last one out finishes the job.
-const goneBit = 1 << 62
 
 // keeper is what the tokens of one Cache share: the guard that seals
 // them, the clock that expires them, and the count of Use calls under way
@@ -58,8 +54,8 @@ const goneBit = 1 << 62
 type keeper struct {
 	guard   *guard.Guard
 	clock   secrets.Clock
-	refs    atomic.Int64  // Use calls under way, plus goneBit once closing
-	drained chan struct{} // closed once closing and no Use is under way
+	refs    refcount.Count // Use calls under way; ended by close
+	drained chan struct{}  // closed once closing and no Use is under way
 }
 
 func newKeeper(g *guard.Guard, clock secrets.Clock) *keeper {
@@ -67,22 +63,12 @@ func newKeeper(g *guard.Guard, clock secrets.Clock) *keeper {
 }
 
 // enter counts a Use in, unless the Cache is closing.
-func (k *keeper) enter() bool {
-	for {
-		r := k.refs.Load()
-		if r&goneBit != 0 {
-			return false
-		}
-		if k.refs.CompareAndSwap(r, r+1) {
-			return true
-		}
-	}
-}
+func (k *keeper) enter() bool { return k.refs.Enter() }
 
 // leave counts a Use out; the last one out of a closing Cache lets Close
 // go on.
 func (k *keeper) leave() {
-	if k.refs.Add(-1) == goneBit {
+	if k.refs.Leave() {
 		close(k.drained)
 	}
 }
@@ -91,7 +77,7 @@ func (k *keeper) leave() {
 // Use nested in another fails with ErrClosed instead of waiting, so this
 // never deadlocks against a reader. Called once.
 func (k *keeper) close() {
-	if k.refs.Or(goneBit) == 0 {
+	if k.refs.End() {
 		close(k.drained)
 	}
 	<-k.drained
@@ -180,21 +166,16 @@ func authScheme(typ string) string {
 
 // acquire counts a reader in, unless the token is gone.
 func (t *Token) acquire() error {
-	for {
-		r := t.refs.Load()
-		if r&goneBit != 0 {
-			return t.gone.Load()
-		}
-		if t.refs.CompareAndSwap(r, r+1) {
-			return nil
-		}
+	if !t.refs.Enter() {
+		return t.gone.Load() // set before refs was ended
 	}
+	return nil
 }
 
 // release counts a reader out; the last one out of a destroyed token
 // wipes it.
 func (t *Token) release() {
-	if t.refs.Add(-1) == goneBit {
+	if t.refs.Leave() {
 		t.sealed.Destroy()
 	}
 }
@@ -207,7 +188,7 @@ func (t *Token) destroy(why *Error) {
 	if !t.gone.CompareAndSwap(nil, why) {
 		return
 	}
-	if t.refs.Or(goneBit) == 0 {
+	if t.refs.End() {
 		t.sealed.Destroy()
 	}
 }
