@@ -403,7 +403,6 @@ func traffic(t *testing.T, e *hydraEnv, clientID string, auth tokens.ClientAuth)
 		close(stop)
 		calls, failed := wait()
 		if failed != 0 || refused.Load() != 0 {
-			t.Logf("the server's log:\n%s", e.h.Log())
 			t.Fatalf("%d of %d requests failed during the %s", failed, calls, what)
 		}
 		t.Logf("%d requests, none failed, across the %s", calls, what)

@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -33,11 +32,8 @@ type Hydra struct {
 	// Admin is the admin endpoint: clients, keys, introspection.
 	Admin string
 
-	t      testing.TB
-	cmd    *exec.Cmd
-	done   chan struct{}
-	logMu  sync.Mutex
-	logBuf bytes.Buffer
+	t testing.TB
+	*process
 }
 
 // HydraOptions configure StartHydra. Nil means the defaults.
@@ -72,7 +68,7 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 	h := &Hydra{
 		Public: "http://127.0.0.1:" + strconv.Itoa(pub),
 		Admin:  "http://127.0.0.1:" + strconv.Itoa(adm),
-		t:      t, done: make(chan struct{}),
+		t:      t,
 	}
 	var sys [24]byte
 	rand.Read(sys[:])
@@ -106,75 +102,20 @@ func StartHydra(t testing.TB, opts *HydraOptions) *Hydra {
 	if opts.JWTAccessTokens {
 		env = append(env, "STRATEGIES_ACCESS_TOKEN=jwt")
 	}
-	h.cmd = exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
-	h.cmd.Env = append(os.Environ(), env...)
-	h.cmd.Dir = dir
-	h.cmd.Stdout = (*hydraLog)(h)
-	h.cmd.Stderr = (*hydraLog)(h)
-	if err := h.cmd.Start(); err != nil {
-		t.Fatalf("starting hydra: %v", err)
-	}
-	go func() {
-		h.cmd.Wait()
-		close(h.done)
-	}()
-	t.Cleanup(h.stop)
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-h.done:
-			t.Fatalf("hydra exited before it was ready:\n%s", h.Log())
-		default:
-		}
+	cmd := exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
+	h.process = start(t, "hydra", cmd, 10*time.Second)
+	h.waitReady(t, 60*time.Second, func() (bool, error) {
 		resp, err := http.Get(h.Admin + "/health/ready")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"ok"`) {
-				return h
-			}
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hydra not ready after 60 s:\n%s", h.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-type hydraLog Hydra
-
-func (l *hydraLog) Write(p []byte) (int, error) {
-	l.logMu.Lock()
-	defer l.logMu.Unlock()
-	if l.logBuf.Len() < 1<<20 {
-		l.logBuf.Write(p)
-	}
-	return len(p), nil
-}
-
-// Log returns what the server has written to its standard output and error
-// so far (its first MiB), for a failing test to show.
-func (h *Hydra) Log() string {
-	h.logMu.Lock()
-	defer h.logMu.Unlock()
-	return h.logBuf.String()
-}
-
-// stop ends Hydra: an interrupt, then a kill if it lingers.
-func (h *Hydra) stop() {
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	h.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-h.done:
-	case <-time.After(10 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-	}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"ok"`), nil
+	})
+	return h
 }
 
 // Client is an OAuth 2.0 client registration, as Hydra's admin API reads

@@ -1,7 +1,6 @@
 package testservers
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -18,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -40,11 +38,7 @@ type Pebble struct {
 	HTTPPort int
 
 	management string
-	t          testing.TB
-	cmd        *exec.Cmd
-	done       chan struct{}
-	logMu      sync.Mutex
-	logBuf     bytes.Buffer
+	*process
 }
 
 // PebbleOptions configure StartPebble. Nil means the defaults.
@@ -77,7 +71,6 @@ func StartPebble(t testing.TB, opts *PebbleOptions) *Pebble {
 		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
 		HTTPPort:     FreePort(t),
 		management:   "https://127.0.0.1:" + strconv.Itoa(mgmt),
-		t:            t, done: make(chan struct{}),
 	}
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           "127.0.0.1:" + strconv.Itoa(listen),
@@ -99,43 +92,24 @@ func StartPebble(t testing.TB, opts *PebbleOptions) *Pebble {
 	if err := os.WriteFile(conf, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "-config", conf)
-	p.cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
+	cmd := exec.Command(bin, "-config", conf)
+	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
 	if opts.AlwaysValid {
-		p.cmd.Env = append(p.cmd.Env, "PEBBLE_VA_ALWAYS_VALID=1")
+		cmd.Env = append(cmd.Env, "PEBBLE_VA_ALWAYS_VALID=1")
 	}
-	p.cmd.Dir = dir
-	p.cmd.Stdout = (*pebbleLog)(p)
-	p.cmd.Stderr = (*pebbleLog)(p)
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting pebble: %v", err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(p.stop)
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			t.Fatalf("pebble exited before it was ready:\n%s", p.Log())
-		default:
-		}
+	cmd.Dir = dir
+	t.Cleanup(p.HTTPClient.CloseIdleConnections) // after the process stops
+	p.process = start(t, "pebble", cmd, 5*time.Second)
+	p.waitReady(t, 30*time.Second, func() (bool, error) {
 		resp, err := p.HTTPClient.Get(p.DirectoryURL)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pebble not ready after 30 s (%v):\n%s", err, p.Log())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	return p
 }
 
 // Roots returns the pool of Pebble's issuing root, which is new at every
@@ -156,45 +130,6 @@ func (p *Pebble) Roots(t testing.TB) *x509.CertPool {
 		t.Fatalf("pebble's root does not parse:\n%s", body)
 	}
 	return pool
-}
-
-// Log returns what Pebble has printed so far.
-func (p *Pebble) Log() string {
-	p.logMu.Lock()
-	defer p.logMu.Unlock()
-	return p.logBuf.String()
-}
-
-type pebbleLog Pebble
-
-func (l *pebbleLog) Write(b []byte) (int, error) {
-	l.logMu.Lock()
-	defer l.logMu.Unlock()
-	if l.logBuf.Len() < 1<<20 {
-		l.logBuf.Write(b)
-	}
-	return len(b), nil
-}
-
-// stop ends Pebble (an interrupt, then a kill if it lingers) and closes
-// the client's idle connections.
-func (p *Pebble) stop() {
-	defer p.HTTPClient.CloseIdleConnections()
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-	if p.t.Failed() {
-		p.t.Logf("pebble log:\n%s", p.Log())
-	}
 }
 
 // pebbleTLS writes the certificate and key of Pebble's HTTPS listeners
