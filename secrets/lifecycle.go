@@ -105,7 +105,7 @@ func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, 
 		return nil, verr
 	}
 	if v.Version, err = w.Write(ctx, e.spec.Ref, value); err != nil {
-		return nil, classify("write", name, err)
+		return nil, classify("write", name, scrub(err, value)) // a backend's error may quote what it was given
 	}
 	sec, serr := e.seal(&v, s.clock.Now(), details)
 	if serr != nil {

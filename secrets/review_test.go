@@ -1,6 +1,7 @@
 package secrets_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/memory"
 	"github.com/strongroom/strongroom/secrets"
 )
@@ -276,5 +278,44 @@ func TestExpiredValueRejectedAsExpired(t *testing.T) {
 	err := f.store.Refresh(ctx(t), "e")
 	if !errors.Is(err, secrets.ErrInvalid) || !errors.Is(err, secrets.ErrExpired) {
 		t.Errorf("an expired value = %v, want ErrInvalid and ErrExpired", err)
+	}
+}
+
+// quotingWriter is the memory provider with writes that fail with an
+// error quoting the value, as a careless backend's might.
+type quotingWriter struct{ *memory.Provider }
+
+func (quotingWriter) Write(_ context.Context, ref string, data []byte) (string, error) {
+	return "", fmt.Errorf("backend refused %s: %q is not allowed here", ref, data)
+}
+
+// A backend's write error that quotes the value is withheld: the value
+// reaches neither the error's message nor its formatting.
+func TestWriteErrorQuotingValueWithheld(t *testing.T) {
+	mem := memory.New(nil)
+	mem.Set("w", []byte("old-value"), nil)
+	store, err := secrets.Open(ctx(t), &secrets.Options{Providers: map[string]providers.Provider{"memory": quotingWriter{mem}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Add(secrets.Spec{Name: "w", Ref: "memory://w"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Get(ctx(t), "w"); err != nil {
+		t.Fatal(err)
+	}
+	const value = "n3w-s3cret-written-value"
+	_, err = store.Write(ctx(t), "w", []byte(value))
+	if err == nil {
+		t.Fatal("Write succeeded against a backend that refuses every write")
+	}
+	for _, out := range []string{err.Error(), fmt.Sprintf("%v %+v %#v", err, err, err)} {
+		if strings.Contains(out, value) {
+			t.Errorf("the write error shows the value: %s", out)
+		}
+	}
+	if !strings.HasPrefix(err.Error(), "secrets: w: write:") {
+		t.Errorf("the write error does not name the secret: %v", err)
 	}
 }
