@@ -91,6 +91,7 @@ func TestACMEIssuanceAndRenewalWithPebble(t *testing.T) {
 	if third.Serial == second.Serial || third.Time.Before(info.NotBefore.Add(life/2)) {
 		t.Fatalf("scheduled renewal at %v into a %v lifetime gave serial %s", third.Time.Sub(info.NotBefore), life, third.Serial)
 	}
+	f.rotatedTo("acme", third.Serial) // in service: EventRenewed comes first
 	mustServe(t, s, client, third.Serial)
 }
 

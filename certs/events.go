@@ -33,7 +33,10 @@ const (
 	EventExpired
 	// EventRenewed: a renewal obtained a new certificate. Event.Err is set
 	// when it could not be written back to the store, so that it is
-	// served from memory only.
+	// served from memory only. It comes before the certificate is in
+	// service: an EventLoaded or EventRotated with the same Serial follows
+	// once it is (a Renew call returns after that), or an
+	// EventRenewalFailed if it cannot be put in service.
 	EventRenewed
 	// EventRenewalFailed: a renewal attempt failed; it is retried after a
 	// backoff, and the certificate in service stays.
