@@ -52,9 +52,12 @@
 // file that does not parse, is not a regular file or is larger than
 // [Options].MaxSize, [providers.ErrPermission], [providers.ErrClosed], and
 // [providers.ErrUnsupported] for writing or deleting a part of a file.
-// Messages start with "providers/file: " and name the path; a parse error
-// gives a byte offset (JSON, PEM) or a line number and variable name
-// (dotenv), never the content.
+// Messages start with "providers/file: " and name the path, and the
+// fragment of the reference when it has one. An error about a file's
+// content gives a line and a column (counted in bytes from 1) and a
+// message from a fixed set, never text from the file: not even a
+// variable or member name, since a value pasted onto a line of its own
+// reads as one.
 //
 // # Security
 //

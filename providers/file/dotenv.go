@@ -2,9 +2,6 @@ package file
 
 import (
 	"bytes"
-	"fmt"
-
-	"github.com/strongroom/strongroom/providers"
 )
 
 // A dotenv file is a sequence of lines:
@@ -61,42 +58,11 @@ func dotenvEscape(c byte) (byte, bool) {
 	return 0, false
 }
 
-// Messages of dotenvError. None quotes the input.
-const (
-	msgBadName    = "invalid variable name"
-	msgNoEquals   = "expected '=' after the name"
-	msgOpenSingle = "unterminated single-quoted value"
-	msgOpenDouble = "unterminated double-quoted value"
-	msgAfterQuote = "unexpected text after the closing quote"
-	msgSetTwice   = "set twice"
-)
-
-// dotenvError reports a malformed dotenv file by line number. The only
-// text of the file it carries is a variable name.
-type dotenvError struct {
-	line  int
-	msg   string
-	name  string // "" when the message is not about one variable
-	first int    // for msgSetTwice: the line of the first assignment
-}
-
-func (e *dotenvError) Error() string {
-	s := fmt.Sprintf("dotenv line %d: ", e.line)
-	if e.name != "" {
-		s += "variable " + e.name + ": "
-	}
-	s += e.msg
-	if e.first > 0 {
-		s += fmt.Sprintf(" (first on line %d)", e.first)
-	}
-	return s
-}
-
-func (e *dotenvError) Unwrap() error { return providers.ErrInvalid }
-
 // parseDotenv parses data and calls visit for every assignment, in order.
-// It stops at the first error.
+// It stops at the first error, a *contentError that gives a line and
+// column only.
 func parseDotenv(data []byte, visit func(dotenvVar)) error {
+	fail := func(code contentCode, at int) *contentError { return contentErrorAt(formatDotenv, code, data, at) }
 	seen := make(map[string]int)
 	line := 1
 	i := 0
@@ -129,12 +95,11 @@ func parseDotenv(data []byte, visit func(dotenvVar)) error {
 			i++
 		}
 		if i == start {
-			return &dotenvError{line: line, msg: msgBadName}
+			return fail(codeBadName, start)
 		}
 		v.name = data[start:i]
-		fail := func(msg string) error { return &dotenvError{line: line, msg: msg, name: string(v.name)} }
 		if i = skipBlanks(data, i); i == len(data) || data[i] != '=' {
-			return fail(msgNoEquals)
+			return fail(codeNoEquals, i)
 		}
 		afterEquals := i + 1
 		i = skipBlanks(data, afterEquals)
@@ -143,9 +108,9 @@ func parseDotenv(data []byte, visit func(dotenvVar)) error {
 			end := closingQuote(data, i)
 			if end < 0 {
 				if v.quote == '"' {
-					return fail(msgOpenDouble)
+					return fail(codeOpenDouble, i)
 				}
-				return fail(msgOpenSingle)
+				return fail(codeOpenSingle, i)
 			}
 			v.raw = data[i+1 : end]
 			line += bytes.Count(v.raw, []byte("\n"))
@@ -156,7 +121,7 @@ func parseDotenv(data []byte, visit func(dotenvVar)) error {
 				i++
 			}
 			if i < len(data) && data[i] != '\n' {
-				return fail(msgAfterQuote)
+				return fail(codeAfterQuote, i)
 			}
 		} else {
 			eol := endOfLine(data, i)
@@ -164,7 +129,9 @@ func parseDotenv(data []byte, visit func(dotenvVar)) error {
 			i = eol
 		}
 		if first, ok := seen[string(v.name)]; ok {
-			return &dotenvError{line: v.line, msg: msgSetTwice, name: string(v.name), first: first}
+			e := fail(codeSetTwice, start)
+			e.n = first
+			return e
 		}
 		seen[string(v.name)] = v.line
 		visit(v)
@@ -243,7 +210,7 @@ func extractDotenv(data []byte, part string) (out []byte, whole bool, err error)
 	case part == "":
 		return nil, true, nil
 	case found.name == nil:
-		return nil, false, fmt.Errorf("dotenv file does not set %s: %w", part, providers.ErrNotFound)
+		return nil, false, contentErrorOf(formatDotenv, codeNotSet)
 	}
 	return found.value(), false, nil
 }

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/strongroom/strongroom/providers"
 )
 
 // extractJSON validates doc and returns the value that part selects: a
@@ -20,6 +17,7 @@ import (
 // The walk works on doc in place, so the only copy of secret bytes is the
 // result; encoding/json is used only to validate and to find the offset of
 // a syntax error, whose message (it quotes the input) is not passed on.
+// Errors are *contentError, which give a line and column only.
 func extractJSON(doc []byte, part string) (out []byte, whole bool, err error) {
 	if !json.Valid(doc) {
 		return nil, false, jsonSyntaxError(doc)
@@ -33,7 +31,7 @@ func extractJSON(doc []byte, part string) (out []byte, whole bool, err error) {
 		return nil, false, err
 	}
 	if start < 0 {
-		return nil, false, fmt.Errorf("JSON document has no value at %q: %w", part, providers.ErrNotFound)
+		return nil, false, contentErrorOf(formatJSON, codeJSONNoValue)
 	}
 	v := doc[start:skipJSONValue(doc, start)]
 	if v[0] == '"' {
@@ -42,15 +40,15 @@ func extractJSON(doc []byte, part string) (out []byte, whole bool, err error) {
 	return bytes.Clone(v), false, nil
 }
 
-// jsonSyntaxError describes why doc is not valid JSON by byte offset only.
+// jsonSyntaxError says where doc is not valid JSON, by line and column.
 func jsonSyntaxError(doc []byte) error {
 	var syntax *json.SyntaxError
 	// Unmarshal checks the whole document before it decodes anything, so
 	// an invalid one is never copied.
 	if err := json.Unmarshal(doc, &struct{}{}); errors.As(err, &syntax) {
-		return fmt.Errorf("JSON syntax error at byte offset %d: %w", syntax.Offset, providers.ErrInvalid)
+		return contentErrorAt(formatJSON, codeJSONSyntax, doc, int(syntax.Offset))
 	}
-	return fmt.Errorf("JSON syntax error: %w", providers.ErrInvalid)
+	return contentErrorOf(formatJSON, codeJSONSyntax)
 }
 
 // pointerTokens splits part into reference tokens: the unescaped segments
@@ -106,7 +104,7 @@ func findJSONMember(doc []byte, i int, key string) (int, error) {
 		i = skipJSONSpace(doc, skipJSONSpace(doc, i)+1) // past ':'
 		if match {
 			if found >= 0 {
-				return -1, fmt.Errorf("JSON object has a duplicate member name at byte offset %d: %w", name, providers.ErrInvalid)
+				return -1, contentErrorAt(formatJSON, codeJSONDuplicate, doc, name)
 			}
 			found = i
 		}

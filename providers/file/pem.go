@@ -3,9 +3,6 @@ package file
 import (
 	"bytes"
 	"encoding/pem"
-	"fmt"
-
-	"github.com/strongroom/strongroom/providers"
 )
 
 const pemBegin = "-----BEGIN"
@@ -21,13 +18,14 @@ type pemBlock struct {
 // pem.Decode, which skips a malformed or truncated block in silence: every
 // "-----BEGIN" in data must start a block that decodes, and there must be
 // at least one. Text between blocks is allowed. The decoded DER is wiped.
+// Errors are *contentError, which give a line and column only.
 func scanPEM(data []byte) ([]pemBlock, error) {
 	var blocks []pemBlock
 	for pos := 0; ; {
 		b, rest := pem.Decode(data[pos:])
 		if b == nil {
 			if i := bytes.Index(data[pos:], []byte(pemBegin)); i >= 0 {
-				return nil, pemError(pos + i)
+				return nil, contentErrorAt(formatPEM, codePEMMalformed, data, pos+i)
 			}
 			break
 		}
@@ -37,19 +35,15 @@ func scanPEM(data []byte) ([]pemBlock, error) {
 		if start < pos || bytes.Contains(data[start+1:end], []byte(pemBegin)) {
 			// The block pem.Decode returned is not the first one that
 			// begins after pos: it skipped a broken one.
-			return nil, pemError(max(start, pos))
+			return nil, contentErrorAt(formatPEM, codePEMMalformed, data, max(start, pos))
 		}
 		blocks = append(blocks, pemBlock{typ: b.Type, start: start, end: end})
 		pos = end
 	}
 	if len(blocks) == 0 {
-		return nil, fmt.Errorf("no PEM block: %w", providers.ErrInvalid)
+		return nil, contentErrorOf(formatPEM, codePEMNoBlock)
 	}
 	return blocks, nil
-}
-
-func pemError(offset int) error {
-	return fmt.Errorf("malformed or truncated PEM block at byte offset %d: %w", offset, providers.ErrInvalid)
 }
 
 // isPrivateKey reports whether blocks of type typ are selected by the part
@@ -80,9 +74,11 @@ func extractPEM(data []byte, part string) (out []byte, whole bool, err error) {
 	}
 	switch {
 	case len(selected) == 0:
-		return nil, false, fmt.Errorf("no PEM block selected by %q: %w", part, providers.ErrNotFound)
+		return nil, false, contentErrorOf(formatPEM, codePEMNotSelected)
 	case part == "key" && len(selected) > 1:
-		return nil, false, fmt.Errorf("%d private keys, want one: %w", len(selected), providers.ErrInvalid)
+		e := contentErrorAt(formatPEM, codePEMKeys, data, selected[1].start)
+		e.n = len(selected)
+		return nil, false, e
 	}
 	return joinPEM(data, selected), false, nil
 }

@@ -162,7 +162,7 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (*providers.Value, err
 			return &providers.Value{Data: out, Version: p.hasher.Version(out), CreatedAt: info.ModTime()}, nil
 		}
 		if attempt == readAttempts || !errors.Is(err, providers.ErrInvalid) || !p.rewritten(ctx, loc, info, attempt) {
-			return nil, fmt.Errorf("providers/file: %s: %w", loc.path, err)
+			return nil, fmt.Errorf("providers/file: %s: %w", loc.selection(r), err)
 		}
 	}
 }
@@ -227,6 +227,16 @@ func extract(buf []byte, r fileRef) (out []byte, whole bool, err error) {
 type location struct {
 	name string // what p.fs takes: relative to the root, or absolute
 	path string // absolute, for file system events and messages
+}
+
+// selection names the part of the file at loc that r selects, for
+// messages: the path, and the fragment of the reference if it has one.
+// Both come from the reference, never from the file.
+func (loc location) selection(r fileRef) string {
+	if r.part == "" {
+		return loc.path
+	}
+	return loc.path + "#" + r.part
 }
 
 // prepare checks that the provider is open and ctx alive, and resolves ref.
