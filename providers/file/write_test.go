@@ -15,7 +15,7 @@ func TestWrite(t *testing.T) {
 	p := newProvider(t, &Options{Root: root})
 	ctx := t.Context()
 
-	version, err := p.Write(ctx, "file:sub/new", []byte("fresh"))
+	_, err := p.Write(ctx, "file:sub/new", []byte("fresh"))
 	if !errors.Is(err, providers.ErrNotFound) {
 		t.Errorf("Write into a missing directory: %v, want ErrNotFound", err)
 	}
@@ -23,7 +23,8 @@ func TestWrite(t *testing.T) {
 	if err := os.Chmod(filepath.Join(root, "secret"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if version, err = p.Write(ctx, "file:secret", []byte("new")); err != nil {
+	version, err := p.Write(ctx, "file:secret", []byte("new"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if v := expectValue(t, p, "file:secret", "new"); v != version {
