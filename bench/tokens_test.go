@@ -47,7 +47,7 @@ func (u *oauth2Upstream) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: string(value32()), TokenType: "Bearer", Expiry: u.expiry()}, nil
 }
 
-func newTokenCache(b *testing.B, f tokens.Fetcher, opts *tokens.Options) *tokens.Cache {
+func newTokenCache(b *testing.B, f tokens.Fetcher, opts *tokens.CacheOptions) *tokens.Cache {
 	b.Helper()
 	c, err := tokens.NewCache(f, opts)
 	if err != nil {
@@ -214,10 +214,10 @@ func BenchmarkTokenStampede(b *testing.B) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
-		opts *tokens.Options
+		opts *tokens.CacheOptions
 	}{
 		{"strongroom", nil},
-		{"strongroom-no-refresh-ahead", &tokens.Options{Ahead: 1, Jitter: -1}},
+		{"strongroom-no-refresh-ahead", &tokens.CacheOptions{Ahead: 1, Jitter: -1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var all []time.Duration

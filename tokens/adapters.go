@@ -52,7 +52,7 @@ type OAuth2Options struct {
 // OAuth2TokenSource adapts src to golang.org/x/oauth2, for code written
 // against oauth2.TokenSource (oauth2.NewClient, Google and gRPC
 // credentials). Each Token call asks src with a fresh context bounded by
-// Options.Timeout: no context is captured, so none can expire under it.
+// OAuth2Options.Timeout: no context is captured, so none can expire under it.
 //
 // The oauth2.Token's AccessToken is an ordinary string: from there on the
 // value lives on the Go heap, outside guarded memory. The adapter makes

@@ -14,9 +14,9 @@ import (
 	"github.com/strongroom/strongroom/secrets"
 )
 
-// Options configure a [Cache]. A nil *Options means the defaults; every
+// CacheOptions configure a [Cache]. A nil *CacheOptions means the defaults; every
 // field's zero value selects the default its comment states.
-type Options struct {
+type CacheOptions struct {
 	// Ahead is the fraction of a token's lifetime (from when it was
 	// obtained to its expiry) after which it is refreshed in the
 	// background. Zero: 2/3. Must be in (0, 1].
@@ -97,12 +97,12 @@ type Options struct {
 
 // Cache keeps one fresh token per [Request] (per distinct scopes and
 // audience), obtained from a [Fetcher]. It refreshes each token in the
-// background after Options.Ahead of its lifetime, one fetch at a time per
+// background after CacheOptions.Ahead of its lifetime, one fetch at a time per
 // request; a caller waits only when no unexpired token is held (the first
 // call, or after a token expired); no caller ever gets an expired token. A
 // failed fetch is retried with exponential backoff and full jitter, no
 // sooner than the server's Retry-After; meanwhile the token held is served
-// until it expires (less Options.ExpiryMargin), and then calls fail with
+// until it expires (less CacheOptions.ExpiryMargin), and then calls fail with
 // [ErrExpired] until a fetch succeeds.
 //
 // The Cache hands out what the server granted: a server may grant fewer
@@ -110,18 +110,18 @@ type Options struct {
 // served all the same; [Token.Scopes] says what was granted, and a
 // resource server refuses what the token does not cover.
 //
-// A Request nobody asks for in Options.IdleAfter is forgotten (see there).
+// A Request nobody asks for in CacheOptions.IdleAfter is forgotten (see there).
 //
 // Make one with [NewCache]; it is safe for concurrent use. Close stops its
 // goroutines and timers.
 type Cache struct {
 	f         Fetcher
-	opts      Options
+	opts      CacheOptions
 	k         *keeper
 	log       *slog.Logger
 	idleGrain int64 // ns: the last-asked time is recorded to within this
 
-	rand *backoff.Rand // jitter and backoff, from Options.Random
+	rand *backoff.Rand // jitter and backoff, from CacheOptions.Random
 
 	entries   sync.Map                   // request key -> *entry; reads lock nothing
 	mu        sync.Mutex                 // serialises writers of entries and closed, and lateErrs and draining
@@ -137,7 +137,7 @@ type Cache struct {
 // option, and with an error matching secrets.ErrLockedMemory when no
 // memory can be locked and opts.AllowUnlockedMemory is false. It starts no
 // goroutine until the first token is asked for.
-func NewCache(f Fetcher, opts *Options) (*Cache, error) {
+func NewCache(f Fetcher, opts *CacheOptions) (*Cache, error) {
 	if f == nil {
 		return nil, invalidf("new cache", "nil Fetcher")
 	}
@@ -326,7 +326,7 @@ func (c *Cache) Drop(ctx context.Context, req Request) error {
 
 var (
 	errDropped = errors.New("token dropped")
-	errEvicted = errors.New("token evicted: its request was not asked for in Options.IdleAfter")
+	errEvicted = errors.New("token evicted: its request was not asked for in CacheOptions.IdleAfter")
 )
 
 // evict forgets e, whose request nobody asked for in IdleAfter, and
@@ -369,8 +369,8 @@ func (c *Cache) revoke(ctx context.Context, t *Token) error {
 
 // Close stops every refresh and timer, waits for the fetches under way
 // (which it cancels; a token one of them obtains all the same is revoked,
-// unless Options.KeepOnClose, and wiped), revokes the tokens held (unless
-// Options.KeepOnClose), wipes every token and releases locked memory.
+// unless CacheOptions.KeepOnClose, and wiped), revokes the tokens held (unless
+// CacheOptions.KeepOnClose), wipes every token and releases locked memory.
 // Tokens handed out earlier fail with ErrClosed afterwards. It is
 // idempotent and returns the revocation errors, joined; calls after it
 // fail with ErrClosed. It waits for the Use calls under way (a Use that

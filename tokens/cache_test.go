@@ -51,7 +51,7 @@ func TestRefreshJitter(t *testing.T) {
 	up := &upstream{clock: clock, lifetime: 100 * time.Second}
 	// Random 0xFF: the jitter takes (almost) its whole bound, a tenth of
 	// the lifetime, so the refresh comes at about 2/3 - 1/10 = 56.7 s.
-	c := newTestCache(t, up, clock, &Options{Random: fixedRandom(0xFF)})
+	c := newTestCache(t, up, clock, &CacheOptions{Random: fixedRandom(0xFF)})
 	if _, err := c.Token(context.Background(), readReq); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestBackoffThenExpired(t *testing.T) {
 	up := &upstream{clock: clock, lifetime: 90 * time.Second}
 	// Random 0xFF: full jitter draws (almost) the whole bound, so the waits
 	// are just under 1, 2, 4, 8, 8... seconds.
-	c := newTestCache(t, up, clock, &Options{MinBackoff: time.Second, MaxBackoff: 8 * time.Second, Random: fixedRandom(0xFF)})
+	c := newTestCache(t, up, clock, &CacheOptions{MinBackoff: time.Second, MaxBackoff: 8 * time.Second, Random: fixedRandom(0xFF)})
 	ctx := context.Background()
 	held, err := c.Token(ctx, readReq)
 	if err != nil {
@@ -222,7 +222,7 @@ func TestRetryAfter(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour}
-	c := newTestCache(t, up, clock, &Options{MinBackoff: time.Second, MaxBackoff: 10 * time.Second})
+	c := newTestCache(t, up, clock, &CacheOptions{MinBackoff: time.Second, MaxBackoff: 10 * time.Second})
 	ctx := context.Background()
 	if _, err := c.Token(ctx, readReq); err != nil {
 		t.Fatal(err)
@@ -425,7 +425,7 @@ func TestKeepOnClose(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &revokingUpstream{upstream: &upstream{clock: clock, lifetime: time.Hour}}
-	c := newTestCache(t, up, clock, &Options{KeepOnClose: true})
+	c := newTestCache(t, up, clock, &CacheOptions{KeepOnClose: true})
 	if _, err := c.Token(context.Background(), readReq); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestFetcherPanic(t *testing.T) {
 func TestOptionsInvalid(t *testing.T) {
 	leakCheck(t)
 	f := FetcherFunc(func(ctx context.Context, req Request) (*Grant, error) { return nil, nil })
-	for _, o := range []*Options{{Ahead: 1.5}, {Ahead: 0.5, Jitter: 0.6}, {MinBackoff: time.Minute, MaxBackoff: time.Second}} {
+	for _, o := range []*CacheOptions{{Ahead: 1.5}, {Ahead: 0.5, Jitter: 0.6}, {MinBackoff: time.Minute, MaxBackoff: time.Second}} {
 		if _, err := NewCache(f, o); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v: %v, want ErrInvalid", *o, err)
 		}
@@ -465,7 +465,7 @@ func TestExpiryMargin(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 100 * time.Second}
-	c := newTestCache(t, up, clock, &Options{ExpiryMargin: 10 * time.Second, Ahead: 0.95, Jitter: -1})
+	c := newTestCache(t, up, clock, &CacheOptions{ExpiryMargin: 10 * time.Second, Ahead: 0.95, Jitter: -1})
 	ctx := context.Background()
 	held, err := c.Token(ctx, readReq)
 	if err != nil {

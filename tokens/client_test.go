@@ -373,7 +373,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	})
 	c, _ := NewClient(ts.URL, "id", ClientSecretPost(store, "secret"), &ClientOptions{Logger: logger, Clock: clock})
 	t.Cleanup(func() { c.Close() })
-	cache := newTestCache(t, c, clock, &Options{Logger: logger})
+	cache := newTestCache(t, c, clock, &CacheOptions{Logger: logger})
 	_, ferr := cache.Token(context.Background(), readReq)
 	if ferr == nil {
 		t.Fatal("want a failure")

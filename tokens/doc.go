@@ -16,21 +16,21 @@
 // Fetchers: [Client] speaks OAuth 2.0 (RFC 6749 client credentials, or the
 // refresh token grant) over github.com/hashicorp/go-retryablehttp, with
 // client_secret_basic, client_secret_post or private_key_jwt (RFC 7523)
-// client authentication, and revokes tokens (RFC 7009). [Issuer] signs
+// client authentication, and revokes tokens (RFC 7009). [JWTIssuer] signs
 // JWTs in process with a key held in a [secrets.Store]. The credential, the
 // signing key and the client's private key are read from the store on every
 // use, so rotating them there needs no restart.
 //
-// Verification: a [Verifier] checks JWTs against a [KeySet]: an [Issuer]
-// in the same process, a [JWKS] URL, or [StoreKeys]. [Verifier.Require] is
-// HTTP middleware.
+// Verification: a [Verifier] checks JWTs against a [KeySet]: a [JWTIssuer]
+// in the same process, [RemoteKeys] (the key set at a JWKS URL), or [StoreKeys].
+// [Verifier.Require] is HTTP middleware.
 //
 // Adapters: [Transport] sets the Authorization header of outgoing
 // requests; [OAuth2TokenSource] fits a Source into golang.org/x/oauth2.
 //
 // # Freshness
 //
-// A token is refreshed in the background after Options.Ahead (two thirds)
+// A token is refreshed in the background after CacheOptions.Ahead (two thirds)
 // of its lifetime, brought forward by a random jitter (a tenth of the
 // lifetime). One fetch per Request runs at a time, however many callers
 // ask (after [Cache.Drop], the next fetch waits for the cancelled one). While an unexpired token is held no caller waits, whatever fetch is
@@ -38,10 +38,10 @@
 // held expired. A failed fetch is retried after an exponential backoff
 // with full jitter (1 s doubling to 5 min by default), and never before
 // the server's Retry-After; meanwhile the token held is served until it
-// expires (less Options.ExpiryMargin, for requests in flight and clock
+// expires (less CacheOptions.ExpiryMargin, for requests in flight and clock
 // skew). From then on calls fail at once with [ErrExpired] until the next
 // attempt succeeds: an expired token is never returned. A Request nobody
-// asks for in Options.IdleAfter (1 h) is no longer refreshed.
+// asks for in CacheOptions.IdleAfter (1 h) is no longer refreshed.
 //
 // Unlike golang.org/x/oauth2, Token takes a context, keeps none, refreshes
 // off the caller's path at a fraction of the lifetime rather than ten
@@ -50,16 +50,16 @@
 //
 // # Concurrency
 //
-// [Cache], [Client], [Issuer], [Verifier], [JWKS], [StoreKeys], [Token] and
+// [Cache], [Client], [JWTIssuer], [Verifier], [RemoteKeys], [StoreKeys], [Token] and
 // [Transport] are safe for concurrent use. A Cache starts one goroutine per
 // fetch under way and one timer per Request; [Cache.Close] stops the timers,
 // cancels the fetches and waits for them (a refresh token grant already
 // sent is not cancelled: it runs to its end), then waits for the
 // [Token.Use] calls under way. Use never waits for a lock: one that starts
 // during Close, nested in another Use or not, fails with ErrClosed. A
-// [JWKS] runs at most one background fetch, which [JWKS.Close] stops; an
-// [Issuer] subscribes to its key's events in the store, which
-// [Issuer.Close] ends. Close is idempotent everywhere, and calls after it
+// [RemoteKeys] runs at most one background fetch, which [RemoteKeys.Close] stops; a
+// [JWTIssuer] subscribes to its key's events in the store, which
+// [JWTIssuer.Close] ends. Close is idempotent everywhere, and calls after it
 // fail with [ErrClosed]. [Client.Close] wipes a rotated refresh token it
 // holds.
 //
@@ -97,9 +97,9 @@
 //
 // A Verifier accepts asymmetric algorithms only: "none" and HMAC are
 // refused, each key verifies only the algorithms of its own type, and a
-// key declared for one algorithm (a JWK's "alg", which [JWKS] and [Issuer]
-// report) verifies that one alone (no algorithm confusion). A JWKS trusts
-// the keys of a set it cannot refresh for JWKSOptions.MaxStale (24 h), no
+// key declared for one algorithm (a JWK's "alg", which [RemoteKeys] and [JWTIssuer]
+// report) verifies that one alone (no algorithm confusion). A RemoteKeys trusts
+// the keys of a set it cannot refresh for RemoteKeysOptions.MaxStale (24 h), no
 // longer. URLs that carry credentials (user information) are refused, and
 // errors show URLs with user information withheld.
 package tokens

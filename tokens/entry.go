@@ -80,7 +80,7 @@ func (e *entry) touch(now int64) {
 	}
 }
 
-// idle reports whether nobody asked for the entry in Options.IdleAfter.
+// idle reports whether nobody asked for the entry in CacheOptions.IdleAfter.
 func (e *entry) idle(now time.Time) bool {
 	after := e.c.opts.IdleAfter
 	return after > 0 && now.UnixNano()-e.asked.Load() >= int64(after)

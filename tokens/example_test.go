@@ -31,7 +31,7 @@ func ExampleCache() {
 		calls++
 		return &tokens.Grant{Value: []byte("opaque-token-value"), ExpiresAt: clock.Now().Add(time.Hour)}, nil
 	})
-	cache, err := tokens.NewCache(fetch, &tokens.Options{Clock: clock})
+	cache, err := tokens.NewCache(fetch, &tokens.CacheOptions{Clock: clock})
 	if err != nil {
 		panic(err)
 	}
@@ -56,8 +56,8 @@ func ExampleCache() {
 	// value length: 18
 }
 
-// An Issuer signs tokens with a key in the store; a Verifier checks them.
-func ExampleIssuer() {
+// A JWTIssuer signs tokens with a key in the store; a Verifier checks them.
+func ExampleJWTIssuer() {
 	ctx := context.Background()
 	mem := memory.New(nil)
 	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"memory": mem}})
@@ -70,7 +70,7 @@ func ExampleIssuer() {
 	mem.Set("signing-key", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil)
 	store.Add(secrets.Spec{Name: "signing-key", Ref: "memory://signing-key", Kind: secrets.KindKey})
 
-	issuer, _ := tokens.NewIssuer(store, "signing-key", "https://jobs.example", &tokens.IssuerOptions{Lifetime: 5 * time.Minute})
+	issuer, _ := tokens.NewJWTIssuer(store, "signing-key", "https://jobs.example", &tokens.JWTIssuerOptions{Lifetime: 5 * time.Minute})
 	verifier, _ := tokens.NewVerifier(issuer, "https://jobs.example", "billing", nil)
 	cache, _ := tokens.NewCache(issuer, nil)
 	defer cache.Close()

@@ -77,7 +77,7 @@ func FuzzVerify(f *testing.F) {
 	if err := addSecretErr(store, "k"); err != nil {
 		f.Fatal(err)
 	}
-	iss, _ := NewIssuer(store, "k", testIssuer, &IssuerOptions{Clock: clock})
+	iss, _ := NewJWTIssuer(store, "k", testIssuer, &JWTIssuerOptions{Clock: clock})
 	v, _ := NewVerifier(iss, testIssuer, testAudience, &VerifierOptions{Clock: clock})
 	valid := map[string]bool{}
 	for _, req := range []Request{billingRead, {Audience: []string{testAudience}}, {Scopes: []string{"a", "b"}, Audience: []string{testAudience, "x"}}} {

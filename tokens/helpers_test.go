@@ -110,9 +110,9 @@ func leakCheck(t *testing.T) {
 
 // newTestCache makes a Cache on a virtual clock, closed at cleanup. Tests
 // call leakCheck first, so that the check runs after every close.
-func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *Options) *Cache {
+func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *CacheOptions) *Cache {
 	t.Helper()
-	var o Options
+	var o CacheOptions
 	if opts != nil {
 		o = *opts
 	}

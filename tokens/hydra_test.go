@@ -95,7 +95,7 @@ func jwks(t *testing.T, kids []string, pubs []crypto.PublicKey) map[string]any {
 	return map[string]any{"keys": keys}
 }
 
-func newCache(t *testing.T, c *tokens.Client, opts *tokens.Options) *tokens.Cache {
+func newCache(t *testing.T, c *tokens.Client, opts *tokens.CacheOptions) *tokens.Cache {
 	t.Helper()
 	cache, err := tokens.NewCache(c, opts)
 	if err != nil {
@@ -389,7 +389,7 @@ func traffic(t *testing.T, e *hydraEnv, clientID string, auth tokens.ClientAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := newCache(t, client, &tokens.Options{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: 2 * time.Second})
+	cache := newCache(t, client, &tokens.CacheOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ExpiryMargin: 2 * time.Second})
 	src = cache.Source(tokens.Request{Scopes: []string{"read"}})
 	rec := &recorder{src: src}
 	srv, refused := apiServer(t, e.h, rec.lookup)
@@ -467,7 +467,7 @@ func TestHydraJWTVerifier(t *testing.T) {
 	}
 	// Hydra makes a 4096-bit RSA key on the first JWKS request and on the
 	// rotation: allow for a loaded machine.
-	keys, err := tokens.NewJWKS(e.h.JWKSURL(), &tokens.JWKSOptions{MinInterval: time.Nanosecond,
+	keys, err := tokens.NewRemoteKeys(e.h.JWKSURL(), &tokens.RemoteKeysOptions{MinInterval: time.Nanosecond,
 		HTTPClient: &http.Client{Timeout: 2 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)

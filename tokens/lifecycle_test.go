@@ -82,7 +82,7 @@ func TestLateTokenRevoked(t *testing.T) {
 			leakCheck(t)
 			clock := memory.NewClock(epoch)
 			l := &lateIssuer{clock: clock, started: make(chan struct{}, 1), release: make(chan struct{})}
-			c, err := NewCache(l, &Options{Clock: clock, KeepOnClose: tc.keep, AllowUnlockedMemory: true})
+			c, err := NewCache(l, &CacheOptions{Clock: clock, KeepOnClose: tc.keep, AllowUnlockedMemory: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestNestedUseDuringClose(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: time.Hour}
-	c, err := NewCache(up, &Options{Clock: clock, AllowUnlockedMemory: true})
+	c, err := NewCache(up, &CacheOptions{Clock: clock, AllowUnlockedMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestIdleEviction(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &revokingUpstream{upstream: &upstream{clock: clock, lifetime: 9 * time.Minute}}
-	c := newTestCache(t, up, clock, &Options{IdleAfter: 20 * time.Minute}) // no jitter: refresh every 6 min
+	c := newTestCache(t, up, clock, &CacheOptions{IdleAfter: 20 * time.Minute}) // no jitter: refresh every 6 min
 	ctx := context.Background()
 	first, err := c.Token(ctx, readReq)
 	if err != nil {
@@ -302,7 +302,7 @@ func TestIdleEvictionSparesHandedToken(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &revokingUpstream{upstream: &upstream{clock: clock, lifetime: 9 * time.Minute}}
-	c := newTestCache(t, up, clock, &Options{IdleAfter: 5 * time.Minute})
+	c := newTestCache(t, up, clock, &CacheOptions{IdleAfter: 5 * time.Minute})
 	tok, err := c.Token(context.Background(), readReq)
 	if err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func TestIdleNever(t *testing.T) {
 	leakCheck(t)
 	clock := memory.NewClock(epoch)
 	up := &upstream{clock: clock, lifetime: 9 * time.Minute}
-	c := newTestCache(t, up, clock, &Options{IdleAfter: -1})
+	c := newTestCache(t, up, clock, &CacheOptions{IdleAfter: -1})
 	if _, err := c.Token(context.Background(), readReq); err != nil {
 		t.Fatal(err)
 	}

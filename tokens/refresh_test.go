@@ -173,7 +173,7 @@ func TestRefreshGrantThroughCacheClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	cache, err := NewCache(c, &Options{Clock: clock, AllowUnlockedMemory: true})
+	cache, err := NewCache(c, &CacheOptions{Clock: clock, AllowUnlockedMemory: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,12 +109,12 @@ func TestURLCredentialsRefused(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "s3cr3t-pass") {
 			t.Errorf("NewClient(RevocationURL %q): %v", raw, err)
 		}
-		_, err = NewJWKS(raw, nil)
+		_, err = NewRemoteKeys(raw, nil)
 		if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "s3cr3t-pass") {
-			t.Errorf("NewJWKS(%q): %v", raw, err)
+			t.Errorf("NewRemoteKeys(%q): %v", raw, err)
 		}
 	}
-	if _, err := NewJWKS("ftp://keys.example/jwks", nil); !errors.Is(err, ErrInvalid) {
+	if _, err := NewRemoteKeys("ftp://keys.example/jwks", nil); !errors.Is(err, ErrInvalid) {
 		t.Errorf("ftp JWKS URL: %v", err)
 	}
 }

@@ -98,7 +98,7 @@ type Grant struct {
 	// Audience is the audience granted. Nil: the one asked for.
 	Audience []string
 	// ExpiresAt is when the token expires. Zero: unknown, in which case
-	// the Cache assumes Options.AssumedLifetime.
+	// the Cache assumes CacheOptions.AssumedLifetime.
 	ExpiresAt time.Time
 	// ID is a public identifier of the token (a JWT's "jti"), for logs
 	// and revocation; never the value. May be empty.
@@ -114,7 +114,7 @@ func (g *Grant) wipe() {
 }
 
 // Fetcher obtains new tokens from an issuer: an OAuth 2.0 server
-// ([Client]), or this process ([Issuer]). A [Cache] calls it, one call at a
+// ([Client]), or this process ([JWTIssuer]). A [Cache] calls it, one call at a
 // time per Request. Fetch must be safe for concurrent use (for different
 // requests), honour ctx, and return errors that never contain the token or
 // a credential.
@@ -131,7 +131,7 @@ func (f FetcherFunc) Fetch(ctx context.Context, req Request) (*Grant, error) { r
 // Revoker is implemented by a Fetcher that can revoke the tokens it
 // issued (RFC 7009). A Cache revokes a token when it is dropped
 // ([Cache.Drop]) and the tokens it holds when it is closed, unless
-// Options.KeepOnClose is set.
+// CacheOptions.KeepOnClose is set.
 type Revoker interface {
 	Revoke(ctx context.Context, t *Token) error
 }
@@ -141,12 +141,12 @@ type Revoker interface {
 // version, so a rotated client secret or signing key is picked up without a
 // restart.
 //
-// An [Issuer] also uses two optional methods when its Secrets has them
+// An [JWTIssuer] also uses two optional methods when its Secrets has them
 // (a *secrets.Store has both, a *secrets.View the first):
 // Subscribe(pattern string, fn func(secrets.Event)) (cancel func(), err error),
 // to publish a rotated key as soon as the store has it, and
 // Previous(name string) (*secrets.Secret, error), to go on signing with
-// the previous key during IssuerOptions.PublishAhead.
+// the previous key during JWTIssuerOptions.PublishAhead.
 type Secrets interface {
 	Get(ctx context.Context, name string) (*secrets.Secret, error)
 }

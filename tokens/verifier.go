@@ -16,10 +16,10 @@ import (
 
 // KeySet finds the public key that verifies a token. Key returns the key
 // with ID kid, or an error matching [ErrUnknownKey] when there is none.
-// [*Issuer], [*JWKS] and [*StoreKeys] are KeySets. Implementations must be
+// [*JWTIssuer], [*RemoteKeys] and [*StoreKeys] are KeySets. Implementations must be
 // safe for concurrent use.
 //
-// A [*JWKS] and an [*Issuer] also tell a [Verifier] the algorithm each key
+// A [*RemoteKeys] and an [*JWTIssuer] also tell a [Verifier] the algorithm each key
 // was declared for (a JWK's "alg"): the Verifier then accepts that
 // algorithm alone with the key. A KeySet of another type (including one
 // that wraps these) gives keys only, which verify any algorithm of their

@@ -25,11 +25,11 @@ const (
 	testAudience = "billing"
 )
 
-// verifyEnv is an Issuer signing with a key in a store, on a virtual
+// verifyEnv is a JWTIssuer signing with a key in a store, on a virtual
 // clock, and a Verifier trusting it.
 type verifyEnv struct {
 	clock  *memory.Clock
-	issuer *Issuer
+	issuer *JWTIssuer
 	v      *Verifier
 	sign   func(req Request) string
 	kid    string
@@ -42,7 +42,7 @@ func newVerifyEnv(t *testing.T, keyPEM []byte) *verifyEnv {
 	clock := memory.NewClock(epoch)
 	store, mem := newStore(t, clock)
 	addSecret(t, store, mem, "signing-key", keyPEM)
-	iss, err := NewIssuer(store, "signing-key", testIssuer, &IssuerOptions{Clock: clock, Lifetime: 5 * time.Minute})
+	iss, err := NewJWTIssuer(store, "signing-key", testIssuer, &JWTIssuerOptions{Clock: clock, Lifetime: 5 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestVerifyRejects(t *testing.T) {
 	// PS256 is in the default allow-list and fits an RSA key, but the
 	// Issuer declares its key for RS256 alone (its JWK's "alg"): refused.
 	if _, err := env.v.Verify(ctx, psWithRSA); !errors.Is(err, ErrRejected) {
-		t.Errorf("PS256 with the Issuer's RS256 key: %v, want ErrRejected", err)
+		t.Errorf("PS256 with the JWTIssuer's RS256 key: %v, want ErrRejected", err)
 	}
 	// A KeySet that declares no algorithm accepts any RSA one.
 	anyRSA, _ := NewVerifier(keyOnly{env.issuer}, testIssuer, testAudience, &VerifierOptions{Clock: env.clock})
@@ -237,7 +237,7 @@ func TestJWKSUnknownKid(t *testing.T) {
 		env.issuer.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	keys, err := NewJWKS(srv.URL, &JWKSOptions{Clock: env.clock, MinInterval: time.Minute})
+	keys, err := NewRemoteKeys(srv.URL, &RemoteKeysOptions{Clock: env.clock, MinInterval: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestIssuerKeyRotation(t *testing.T) {
 	clock := memory.NewClock(epoch)
 	store, mem := newStore(t, clock)
 	addSecret(t, store, mem, "signing-key", ecKeyPEM(t))
-	iss, _ := NewIssuer(store, "signing-key", testIssuer, &IssuerOptions{Clock: clock, Lifetime: time.Minute, Overlap: 2 * time.Minute})
+	iss, _ := NewJWTIssuer(store, "signing-key", testIssuer, &JWTIssuerOptions{Clock: clock, Lifetime: time.Minute, Overlap: 2 * time.Minute})
 	v, _ := NewVerifier(iss, testIssuer, testAudience, &VerifierOptions{Clock: clock, Leeway: -1})
 	ctx := context.Background()
 	g1, err := iss.Fetch(ctx, billingRead)
@@ -322,12 +322,12 @@ func TestIssuerKeyRotation(t *testing.T) {
 	if c1.KeyID != "1" || c2.KeyID != "2" {
 		t.Fatalf("kids %q, %q; want the versions 1, 2", c1.KeyID, c2.KeyID)
 	}
-	set, _ := iss.JWKS(ctx)
+	set, _ := iss.JWKSet(ctx)
 	if len(set.Keys) != 2 || set.Keys[0].Kid != "2" || set.Keys[1].Kid != "1" {
 		t.Fatalf("JWKS during the overlap: %+v", set)
 	}
 	clock.Advance(2 * time.Minute)
-	set, _ = iss.JWKS(ctx)
+	set, _ = iss.JWKSet(ctx)
 	if len(set.Keys) != 1 || set.Keys[0].Kid != "2" {
 		t.Fatalf("JWKS after the overlap: %+v", set)
 	}
@@ -335,7 +335,7 @@ func TestIssuerKeyRotation(t *testing.T) {
 	// store's event publishes it.
 	rotate(t, store, mem, "signing-key", ecKeyPEM(t))
 	waitUntil(t, "the JWKS publishes the rotated key", func() bool {
-		set, _ = iss.JWKS(ctx)
+		set, _ = iss.JWKSet(ctx)
 		return len(set.Keys) == 2 && set.Keys[0].Kid == "3"
 	})
 }
@@ -351,7 +351,7 @@ func TestStoreKeys(t *testing.T) {
 	clock := memory.NewClock(epoch)
 	store, mem := newStore(t, clock)
 	addSecret(t, store, mem, "signing-key", ecKeyPEM(t))
-	iss, _ := NewIssuer(store, "signing-key", testIssuer, &IssuerOptions{Clock: clock})
+	iss, _ := NewJWTIssuer(store, "signing-key", testIssuer, &JWTIssuerOptions{Clock: clock})
 	v, _ := NewVerifier(&StoreKeys{Secrets: store, Names: []string{"signing-key"}}, testIssuer, testAudience, &VerifierOptions{Clock: clock})
 	ctx := context.Background()
 	g1, _ := iss.Fetch(ctx, billingRead)

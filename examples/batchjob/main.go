@@ -70,7 +70,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	issuer, err := tokens.NewIssuer(store, keyName, base, &tokens.IssuerOptions{Subject: "batchjob", Lifetime: 2 * time.Minute})
+	issuer, err := tokens.NewJWTIssuer(store, keyName, base, &tokens.JWTIssuerOptions{Subject: "batchjob", Lifetime: 2 * time.Minute})
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,13 @@ func run(ctx context.Context) error {
 
 	// The two APIs, each verifying tokens for its own audience against the
 	// JWKS URL, as a service in another process would.
-	jwks, err := tokens.NewJWKS(base+"/.well-known/jwks.json", &tokens.JWKSOptions{MinInterval: time.Second})
+	remote, err := tokens.NewRemoteKeys(base+"/.well-known/jwks.json", &tokens.RemoteKeysOptions{MinInterval: time.Second})
 	if err != nil {
 		return err
 	}
-	defer jwks.Close()
+	defer remote.Close()
 	for _, api := range []struct{ audience, scope string }{{"billing", "invoices:read"}, {"reports", "reports:write"}} {
-		v, err := tokens.NewVerifier(jwks, base, api.audience, nil)
+		v, err := tokens.NewVerifier(remote, base, api.audience, nil)
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func run(ctx context.Context) error {
 			if _, err := cache.Token(ctx, billingReq); err != nil { // signed with the new key
 				return err
 			}
-			set, err := issuer.JWKS(ctx)
+			set, err := issuer.JWKSet(ctx)
 			if err != nil {
 				return err
 			}

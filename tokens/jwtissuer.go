@@ -15,10 +15,10 @@ import (
 	"github.com/strongroom/strongroom/secrets"
 )
 
-// IssuerOptions configure an [Issuer]. A nil *IssuerOptions means the
+// JWTIssuerOptions configure an [JWTIssuer]. A nil *JWTIssuerOptions means the
 // defaults; every field's zero value selects the default its comment
 // states.
-type IssuerOptions struct {
+type JWTIssuerOptions struct {
 	// Subject is the "sub" of every token. Empty: the issuer.
 	Subject string
 
@@ -26,23 +26,23 @@ type IssuerOptions struct {
 	Lifetime time.Duration
 
 	// Overlap is how long each previous signing key stays published (in
-	// the JWKS and through Key) after the Issuer stops signing with it,
+	// the JWKS and through Key) after the JWTIssuer stops signing with it,
 	// so that tokens it signed still verify; every previous key has its
 	// own window, however many rotations follow. Zero: Lifetime plus
 	// 1 min.
 	Overlap time.Duration
 
 	// PublishAhead is how long a new key version is published before the
-	// Issuer signs with it. The Issuer publishes a version as soon as the
+	// Issuer signs with it. The JWTIssuer publishes a version as soon as the
 	// store has it (when its Secrets can Subscribe, as a *secrets.Store
 	// and a *secrets.View can), and meanwhile goes on signing with the
 	// previous version, which it reads with Previous (a *secrets.Store
 	// has it): so remote verifiers can fetch the new key before any token
-	// needs it. Set it to at least the verifiers' JWKSOptions.MaxAge for
+	// needs it. Set it to at least the verifiers' RemoteKeysOptions.MaxAge for
 	// them to pick the key up on their routine refresh, and no longer than
 	// the key's Spec.Overlap in the store, past which the previous version
-	// is wiped and the Issuer signs with the new one at once. The first
-	// key an Issuer sees is used at once. Zero: none (right for verifiers
+	// is wiped and the JWTIssuer signs with the new one at once. The first
+	// key a JWTIssuer sees is used at once. Zero: none (right for verifiers
 	// in this process, which see a new key at once, and for remote ones
 	// that refetch on an unknown kid).
 	PublishAhead time.Duration
@@ -58,29 +58,29 @@ type IssuerOptions struct {
 	Clock secrets.Clock
 }
 
-// Issuer signs short-lived, scoped JWTs for service-to-service calls with
+// JWTIssuer signs short-lived, scoped JWTs for service-to-service calls with
 // a private key held in a store: "iss", "sub", "aud" (the Request's
 // audience), "scope" (its scopes, space-separated), "iat", "nbf", "exp" and
 // a random "jti". The header's "kid" follows the key's version, so a key
 // rotated in the store is used from the next token on (or after
-// IssuerOptions.PublishAhead), and each previous key stays published for
-// IssuerOptions.Overlap.
+// JWTIssuerOptions.PublishAhead), and each previous key stays published for
+// JWTIssuerOptions.Overlap.
 //
 // The public keys it publishes are kept in memory, and refreshed when the
-// key's version changes in the store (the Issuer subscribes to the
+// key's version changes in the store (the JWTIssuer subscribes to the
 // store's events for the key, when its Secrets can), not on each lookup:
 // verifying reads nothing from the store, and goes on working while the
 // store cannot serve the private key. A key revoked or deleted in the
 // store is withdrawn at once.
 //
-// Issuer is a [Fetcher] (wrap it in a [Cache]), a [KeySet] (verify in
+// JWTIssuer is a [Fetcher] (wrap it in a [Cache]), a [KeySet] (verify in
 // process) and an http.Handler serving its JWK Set. It is safe for
 // concurrent use. Close ends its subscription.
-type Issuer struct {
+type JWTIssuer struct {
 	issuer      string
 	s           Secrets
 	keyName     string
-	opts        IssuerOptions
+	opts        JWTIssuerOptions
 	clock       secrets.Clock
 	unsubscribe func() // nil without a subscription
 
@@ -105,17 +105,17 @@ type publicKey struct {
 // is read again from the store.
 const recheckEvery = time.Second
 
-// NewIssuer returns an Issuer named issuer (the "iss" claim, usually a URL)
+// NewJWTIssuer returns a JWTIssuer named issuer (the "iss" claim, usually a URL)
 // that signs with the private key called keyName in s (PEM: PKCS #8, PKCS
 // #1 or SEC 1; RSA of 2048 bits or more, ECDSA or Ed25519). It fails with
 // ErrInvalid for an empty issuer or key name; the key itself is read on
 // first use. When s can Subscribe, it subscribes to keyName's events
 // (Close ends that).
-func NewIssuer(s Secrets, keyName, issuer string, opts *IssuerOptions) (*Issuer, error) {
+func NewJWTIssuer(s Secrets, keyName, issuer string, opts *JWTIssuerOptions) (*JWTIssuer, error) {
 	if s == nil || keyName == "" || issuer == "" {
 		return nil, invalidf("new issuer", "Secrets, key name and issuer are required")
 	}
-	i := &Issuer{issuer: issuer, s: s, keyName: keyName}
+	i := &JWTIssuer{issuer: issuer, s: s, keyName: keyName}
 	if opts != nil {
 		i.opts = *opts
 	}
@@ -137,7 +137,7 @@ func NewIssuer(s Secrets, keyName, issuer string, opts *IssuerOptions) (*Issuer,
 
 // onEvent follows the key in the store: a new version is published at
 // once; a revoked or deleted one is withdrawn.
-func (i *Issuer) onEvent(e secrets.Event) {
+func (i *JWTIssuer) onEvent(e secrets.Event) {
 	if e.Secret != i.keyName {
 		return
 	}
@@ -154,10 +154,10 @@ func (i *Issuer) onEvent(e secrets.Event) {
 	}
 }
 
-// Close ends the Issuer's subscription to the store. It is idempotent;
-// Fetch, JWKS and Key fail with ErrClosed afterwards, and ServeHTTP
+// Close ends the JWTIssuer's subscription to the store. It is idempotent;
+// Fetch, JWKSet and Key fail with ErrClosed afterwards, and ServeHTTP
 // answers 503.
-func (i *Issuer) Close() error {
+func (i *JWTIssuer) Close() error {
 	i.mu.Lock()
 	closed := i.closed
 	i.closed = true
@@ -168,7 +168,7 @@ func (i *Issuer) Close() error {
 	return nil
 }
 
-func (i *Issuer) isClosed() bool {
+func (i *JWTIssuer) isClosed() bool {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	return i.closed
@@ -176,7 +176,7 @@ func (i *Issuer) isClosed() bool {
 
 // Fetch signs a new token for req, with the store's current key, or the
 // previous one while the current is younger than PublishAhead.
-func (i *Issuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
+func (i *JWTIssuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
 	if i.isClosed() {
 		return nil, newError("issue", ErrClosed, nil)
 	}
@@ -204,10 +204,10 @@ func (i *Issuer) Fetch(ctx context.Context, req Request) (*Grant, error) {
 	return g, nil
 }
 
-// signPrevious signs with the store's previous version, if the Issuer has
+// signPrevious signs with the store's previous version, if the JWTIssuer has
 // published it for PublishAhead and the store still has it; (nil, nil)
 // when it cannot.
-func (i *Issuer) signPrevious(req Request, now time.Time) (*Grant, error) {
+func (i *JWTIssuer) signPrevious(req Request, now time.Time) (*Grant, error) {
 	ps, ok := i.s.(interface {
 		Previous(name string) (*secrets.Secret, error)
 	})
@@ -245,7 +245,7 @@ func (i *Issuer) signPrevious(req Request, now time.Time) (*Grant, error) {
 }
 
 // sign makes the token for req with key, whose public half is pk.
-func (i *Issuer) sign(key crypto.Signer, pk *publicKey, req Request) (*Grant, error) {
+func (i *JWTIssuer) sign(key crypto.Signer, pk *publicKey, req Request) (*Grant, error) {
 	now := i.clock.Now()
 	exp := now.Add(i.opts.Lifetime)
 	sub := i.opts.Subject
@@ -274,7 +274,7 @@ func (i *Issuer) sign(key crypto.Signer, pk *publicKey, req Request) (*Grant, er
 // observe publishes the public key of version, the store's latest, unless
 // it already is; the key it replaces stays published for PublishAhead
 // (it may go on signing that long) plus Overlap.
-func (i *Issuer) observe(version string, pub crypto.PublicKey) (*publicKey, error) {
+func (i *JWTIssuer) observe(version string, pub crypto.PublicKey) (*publicKey, error) {
 	now := i.clock.Now()
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -306,13 +306,13 @@ func (i *Issuer) observe(version string, pub crypto.PublicKey) (*publicKey, erro
 }
 
 // prune forgets the keys whose window has ended. i.mu is held.
-func (i *Issuer) prune(now time.Time) {
+func (i *JWTIssuer) prune(now time.Time) {
 	i.keys = slices.DeleteFunc(i.keys, func(k *publicKey) bool { return !k.until.IsZero() && !now.Before(k.until) })
 }
 
 // load reads the key's current version from the store and publishes its
 // public half (parsing it only for a version not seen yet).
-func (i *Issuer) load(ctx context.Context) error {
+func (i *JWTIssuer) load(ctx context.Context) error {
 	sec, err := i.s.Get(ctx, i.keyName)
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func (i *Issuer) load(ctx context.Context) error {
 // change not read yet, or (without a subscription) the last read is
 // older than recheckEvery. When that read fails, the keys already
 // published are served.
-func (i *Issuer) published(ctx context.Context) ([]*publicKey, error) {
+func (i *JWTIssuer) published(ctx context.Context) ([]*publicKey, error) {
 	now := i.clock.Now()
 	i.mu.Lock()
 	if i.closed {
@@ -373,9 +373,9 @@ func (i *Issuer) published(ctx context.Context) ([]*publicKey, error) {
 	return slices.Clone(i.keys), nil
 }
 
-// JWKS returns the JWK Set to publish: the latest key first, then the
+// JWKSet returns the JWK Set to publish: the latest key first, then the
 // previous ones still within their windows.
-func (i *Issuer) JWKS(ctx context.Context) (JWKSet, error) {
+func (i *JWTIssuer) JWKSet(ctx context.Context) (JWKSet, error) {
 	keys, err := i.published(ctx)
 	if err != nil {
 		return JWKSet{}, err
@@ -388,15 +388,15 @@ func (i *Issuer) JWKS(ctx context.Context) (JWKSet, error) {
 }
 
 // Key returns the published public key with ID kid, or an error matching
-// ErrUnknownKey. It makes the Issuer a [KeySet] for in-process verifiers.
+// ErrUnknownKey. It makes the JWTIssuer a [KeySet] for in-process verifiers.
 // It reads the store only as published does.
-func (i *Issuer) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+func (i *JWTIssuer) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	pub, _, err := i.keyAlg(ctx, kid)
 	return pub, err
 }
 
-// keyAlg is Key with the one algorithm the Issuer signs with that key.
-func (i *Issuer) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
+// keyAlg is Key with the one algorithm the JWTIssuer signs with that key.
+func (i *JWTIssuer) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
 	keys, err := i.published(ctx)
 	if err != nil {
 		return nil, "", err
@@ -411,8 +411,8 @@ func (i *Issuer) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, stri
 
 // ServeHTTP serves the JWK Set as application/jwk-set+json (at, say,
 // /.well-known/jwks.json). It answers 503 when the key cannot be read.
-func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	set, err := i.JWKS(r.Context())
+func (i *JWTIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	set, err := i.JWKSet(r.Context())
 	if err != nil {
 		http.Error(w, "signing key unavailable", http.StatusServiceUnavailable)
 		return

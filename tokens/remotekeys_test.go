@@ -16,7 +16,7 @@ import (
 	"github.com/strongroom/strongroom/secrets"
 )
 
-// jwksServer serves an Issuer's JWK Set, counting requests; while blocked
+// jwksServer serves a JWTIssuer's JWK Set, counting requests; while blocked
 // it holds each request until unblocked or cancelled, and while failing it
 // answers 500.
 type jwksServer struct {
@@ -28,7 +28,7 @@ type jwksServer struct {
 	failing bool
 }
 
-func newJWKSServer(t *testing.T, iss *Issuer) *jwksServer {
+func newJWKSServer(t *testing.T, iss *JWTIssuer) *jwksServer {
 	js := &jwksServer{}
 	js.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		js.hits.Add(1)
@@ -74,10 +74,10 @@ func (js *jwksServer) fail(on bool) {
 
 // fetchedJWKS makes a JWKS for js, closed at cleanup, and looks up env's
 // key once, so that the set is fetched.
-func fetchedJWKS(t *testing.T, js *jwksServer, env *verifyEnv, opts JWKSOptions) *JWKS {
+func fetchedJWKS(t *testing.T, js *jwksServer, env *verifyEnv, opts RemoteKeysOptions) *RemoteKeys {
 	t.Helper()
 	opts.Clock = env.clock
-	keys, err := NewJWKS(js.URL, &opts)
+	keys, err := NewRemoteKeys(js.URL, &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestJWKSStaleServedWhileRefreshing(t *testing.T) {
 	leakCheck(t)
 	env := newVerifyEnv(t, ecKeyPEM(t))
 	js := newJWKSServer(t, env.issuer)
-	keys, err := NewJWKS(js.URL, &JWKSOptions{Clock: env.clock})
+	keys, err := NewRemoteKeys(js.URL, &RemoteKeysOptions{Clock: env.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestJWKSMaxStale(t *testing.T) {
 	leakCheck(t)
 	env := newVerifyEnv(t, ecKeyPEM(t))
 	js := newJWKSServer(t, env.issuer)
-	keys := fetchedJWKS(t, js, env, JWKSOptions{MaxAge: time.Hour, MaxStale: 3 * time.Hour})
+	keys := fetchedJWKS(t, js, env, RemoteKeysOptions{MaxAge: time.Hour, MaxStale: 3 * time.Hour})
 	ctx := context.Background()
 	js.fail(true)
 	env.clock.Advance(2 * time.Hour)
@@ -206,7 +206,7 @@ func TestJWKSRefetchAge(t *testing.T) {
 	leakCheck(t)
 	env := newVerifyEnv(t, ecKeyPEM(t))
 	js := newJWKSServer(t, env.issuer)
-	keys, err := NewJWKS(js.URL, &JWKSOptions{Clock: env.clock, MinInterval: time.Minute, RefetchAge: 10 * time.Second})
+	keys, err := NewRemoteKeys(js.URL, &RemoteKeysOptions{Clock: env.clock, MinInterval: time.Minute, RefetchAge: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func TestJWKSDeclaredAlg(t *testing.T) {
 		json.NewEncoder(w).Encode(JWKSet{Keys: []JWK{declared, undeclared}})
 	}))
 	defer srv.Close()
-	keys, err := NewJWKS(srv.URL, nil)
+	keys, err := NewRemoteKeys(srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func TestJWKSLookupWaitsWithinItsContext(t *testing.T) {
 	js := newJWKSServer(t, env.issuer)
 	hc := &http.Client{} // no timeout of its own
 	t.Cleanup(hc.CloseIdleConnections)
-	keys := fetchedJWKS(t, js, env, JWKSOptions{HTTPClient: hc})
+	keys := fetchedJWKS(t, js, env, RemoteKeysOptions{HTTPClient: hc})
 	ctx := context.Background()
 	env.clock.Advance(61 * time.Minute)
 	gate := js.block()

@@ -16,9 +16,9 @@ import (
 	"github.com/strongroom/strongroom/secrets"
 )
 
-// JWKSOptions configure a [JWKS]. A nil *JWKSOptions means the defaults;
+// RemoteKeysOptions configure a [RemoteKeys]. A nil *RemoteKeysOptions means the defaults;
 // every field's zero value selects the default its comment states.
-type JWKSOptions struct {
+type RemoteKeysOptions struct {
 	// HTTPClient fetches the set. Nil: a pooled client with a 10 s
 	// timeout, whose idle connections Close closes. Whatever the client,
 	// a background fetch (see MaxAge) is given up after 30 s and counts
@@ -59,21 +59,21 @@ type JWKSOptions struct {
 	Clock secrets.Clock
 }
 
-// JWKS is a [KeySet] fetched from a JWKS URL (such as an OAuth 2.0
+// RemoteKeys is a [KeySet] fetched from a JWKS URL (such as an OAuth 2.0
 // server's /.well-known/jwks.json). It fetches on first use, in the
 // background once the set is older than MaxAge (serving the set held
 // meanwhile), and when asked for an unknown kid, at most once per
-// MinInterval unless the set is older than RefetchAge (see [JWKS.Key]).
+// MinInterval unless the set is older than RefetchAge (see [RemoteKeys.Key]).
 // Fetches are one at a time; a lookup that needs one waits for the one
 // under way, if any, no longer than its context allows. Only public
 // signing keys are kept: symmetric ("oct") keys, keys marked for
 // encryption and RSA keys under 2048 bits are ignored; a key's declared
 // "alg" is the only algorithm a [Verifier] accepts with it. It is safe
 // for concurrent use; Close stops its background fetch.
-type JWKS struct {
+type RemoteKeys struct {
 	url   string
 	shown string // url for messages
-	opts  JWKSOptions
+	opts  RemoteKeysOptions
 	hc    *http.Client
 	ownHC bool
 	clock secrets.Clock
@@ -92,16 +92,16 @@ type JWKS struct {
 	wg        sync.WaitGroup     // the background fetch
 }
 
-// NewJWKS returns a JWKS for the set at rawURL. It fails with ErrInvalid
+// NewRemoteKeys returns a RemoteKeys for the set at rawURL. It fails with ErrInvalid
 // for a URL that is not http(s) or that holds credentials (user
 // information; errors show the URL with them withheld). It makes no
 // request.
-func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
+func NewRemoteKeys(rawURL string, opts *RemoteKeysOptions) (*RemoteKeys, error) {
 	if err := checkURL(rawURL); err != nil {
 		return nil, newError("new jwks", ErrInvalid, err)
 	}
 	u, _ := url.Parse(rawURL)
-	j := &JWKS{url: rawURL, shown: redactURL(u), fetching: make(chan struct{}, 1)}
+	j := &RemoteKeys{url: rawURL, shown: redactURL(u), fetching: make(chan struct{}, 1)}
 	if opts != nil {
 		j.opts = *opts
 	}
@@ -139,18 +139,18 @@ func NewJWKS(rawURL string, opts *JWKSOptions) (*JWKS, error) {
 // is made for MinInterval. A lookup that waits for a fetch (its own or
 // one under way) fails with its context's error when that ends first. It
 // fails with ErrClosed after Close.
-func (j *JWKS) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+func (j *RemoteKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
 	k, err := j.lookup(ctx, kid)
 	return k.pub, err
 }
 
 // keyAlg is Key with the key's declared algorithm ("" if none).
-func (j *JWKS) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
+func (j *RemoteKeys) keyAlg(ctx context.Context, kid string) (crypto.PublicKey, string, error) {
 	k, err := j.lookup(ctx, kid)
 	return k.pub, k.alg, err
 }
 
-func (j *JWKS) lookup(ctx context.Context, kid string) (jwkEntry, error) {
+func (j *RemoteKeys) lookup(ctx context.Context, kid string) (jwkEntry, error) {
 	for attempt := 0; ; attempt++ {
 		now := j.clock.Now()
 		j.mu.Lock()
@@ -190,7 +190,7 @@ func (j *JWKS) lookup(ctx context.Context, kid string) (jwkEntry, error) {
 	}
 }
 
-// backgroundFetchTimeout bounds a JWKS's background fetch, whatever its
+// backgroundFetchTimeout bounds a RemoteKeys's background fetch, whatever its
 // HTTP client: a server that hangs holds up no lookup longer than its own
 // context allows, and a background fetch no longer than this.
 var backgroundFetchTimeout = 30 * time.Second
@@ -200,8 +200,8 @@ var backgroundFetchTimeout = 30 * time.Second
 var errBackgroundTimeout = errors.New("tokens: background JWKS fetch timed out")
 
 // background starts a fetch of its own, unless one is under way or the
-// JWKS is closed. j.mu is held.
-func (j *JWKS) background(seen uint64) {
+// RemoteKeys is closed. j.mu is held.
+func (j *RemoteKeys) background(seen uint64) {
 	if j.bgCancel != nil || j.closed {
 		return
 	}
@@ -219,7 +219,7 @@ func (j *JWKS) background(seen uint64) {
 }
 
 // Refresh fetches the set now, whatever the rate limit.
-func (j *JWKS) Refresh(ctx context.Context) error {
+func (j *RemoteKeys) Refresh(ctx context.Context) error {
 	j.mu.Lock()
 	tries, closed := j.tries, j.closed
 	j.mu.Unlock()
@@ -235,10 +235,10 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 }
 
 // Close stops the background fetch, if one is under way, and waits for
-// it; it closes the idle connections of the HTTP client the JWKS made (not
-// of JWKSOptions.HTTPClient). It is idempotent; Key and Refresh fail with
+// it; it closes the idle connections of the HTTP client the RemoteKeys made (not
+// of RemoteKeysOptions.HTTPClient). It is idempotent; Key and Refresh fail with
 // ErrClosed afterwards.
-func (j *JWKS) Close() error {
+func (j *RemoteKeys) Close() error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -260,7 +260,7 @@ func (j *JWKS) Close() error {
 // byKid says an unknown kid asked for it. It waits for the fetch under
 // way, if any, while ctx allows; it returns ctx's error when ctx ended
 // before an attempt was made or counted.
-func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) error {
+func (j *RemoteKeys) fetch(ctx context.Context, seen uint64, byKid bool) error {
 	select {
 	case j.fetching <- struct{}{}:
 	case <-ctx.Done():
@@ -292,7 +292,7 @@ func (j *JWKS) fetch(ctx context.Context, seen uint64, byKid bool) error {
 	return nil
 }
 
-func (j *JWKS) get(ctx context.Context) (map[string]jwkEntry, error) {
+func (j *RemoteKeys) get(ctx context.Context) (map[string]jwkEntry, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return nil, newError("jwks", nil, err)
@@ -324,7 +324,7 @@ type StoreKeys struct {
 	// Names are the secrets to look in.
 	Names []string
 	// KeyID derives a key's ID from its version and public key. Nil: the
-	// version, as an [Issuer] with a nil IssuerOptions.KeyID writes it.
+	// version, as an [JWTIssuer] with a nil JWTIssuerOptions.KeyID writes it.
 	KeyID func(version string, pub crypto.PublicKey) string
 
 	mu     sync.Mutex
