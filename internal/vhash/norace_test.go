@@ -1,0 +1,5 @@
+//go:build !race
+
+package vhash
+
+const raceEnabled = false
