@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -611,7 +612,7 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	reader := retryablehttp.ReaderFunc(func() (io.Reader, error) { return newByteReader(body), nil })
 	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, a), http.MethodPost, target, reader)
 	if err != nil {
-		return nil, newError(endpoint+" request", nil, err)
+		return nil, newError(endpoint+" request", nil, redactErr(err, target))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -620,13 +621,13 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, newError(endpoint+" request", nil, err)
+		return nil, newError(endpoint+" request", nil, redactErr(err, target))
 	}
 	defer resp.Body.Close()
 	r.status, r.header = resp.StatusCode, resp.Header
 	r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, newError(endpoint+" request", nil, errors.New("reading the response: "+err.Error()))
+		return nil, newError(endpoint+" request", nil, fmt.Errorf("reading the response: %w", redactErr(err, target)))
 	}
 	done = true
 	return r, nil

@@ -3,7 +3,6 @@ package tokens
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -144,32 +143,4 @@ func printable(s string, n int) string {
 		}
 	}
 	return string(b)
-}
-
-// checkURL accepts an http(s) URL with a host and no user information.
-// Its error shows the URL with any user information withheld, and an
-// unparsable one not at all: either might carry a credential.
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("the URL does not parse (withheld: it might hold a credential)")
-	}
-	if u.User != nil {
-		return fmt.Errorf("%s holds credentials (user information); give them through the store instead", redactURL(u))
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%s is not an http(s) URL", redactURL(u))
-	}
-	return nil
-}
-
-// redactURL is u for messages: its user information, user name included
-// (an API key often travels as one), replaced.
-func redactURL(u *url.URL) string {
-	if u.User != nil {
-		c := *u
-		c.User = url.User("xxxxx")
-		u = &c
-	}
-	return printable(u.String(), 200)
 }

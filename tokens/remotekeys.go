@@ -295,12 +295,12 @@ func (j *RemoteKeys) fetch(ctx context.Context, seen uint64, byKid bool) error {
 func (j *RemoteKeys) get(ctx context.Context) (map[string]jwkEntry, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
-		return nil, newError("jwks", nil, err)
+		return nil, newError("jwks", nil, redactErr(err, j.url))
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := j.hc.Do(req)
 	if err != nil {
-		return nil, newError("jwks", nil, err)
+		return nil, newError("jwks", nil, redactErr(err, j.url))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -308,7 +308,7 @@ func (j *RemoteKeys) get(ctx context.Context) (map[string]jwkEntry, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, newError("jwks", nil, err)
+		return nil, newError("jwks", nil, redactErr(err, j.url))
 	}
 	return parseJWKSet(body)
 }

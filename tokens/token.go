@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -193,19 +192,13 @@ func (t *Token) destroy(why *Error) {
 	}
 }
 
-const redacted = "[REDACTED]"
-
-// String returns a redacted description: type, scopes, audience and
-// expiry, never the value.
+// String returns a redacted description: type, scopes, audience, expiry
+// and ID, never the value.
 func (t *Token) String() string {
 	if t == nil {
 		return "<nil>"
 	}
-	s := "token " + t.typ + " scopes=[" + strings.Join(t.scopes, " ") + "]"
-	if len(t.audience) > 0 {
-		s += " audience=[" + strings.Join(t.audience, " ") + "]"
-	}
-	return s + " expires=" + t.expiresAt.UTC().Format(time.RFC3339) + " " + redacted
+	return describe("token", t.typ, t.scopes, t.audience, t.expiresAt, t.id)
 }
 
 // GoString is used by %#v; it is redacted like String.
@@ -219,12 +212,7 @@ func (t *Token) LogValue() slog.Value {
 	if t == nil {
 		return slog.StringValue("<nil>")
 	}
-	return slog.GroupValue(
-		slog.String("type", t.typ),
-		slog.String("scopes", strings.Join(t.scopes, " ")),
-		slog.String("audience", strings.Join(t.audience, " ")),
-		slog.Time("expires", t.expiresAt),
-		slog.String("value", redacted))
+	return metaValue(t.typ, t.scopes, t.audience, t.expiresAt, t.id)
 }
 
 // MarshalText returns the redacted description.
@@ -232,11 +220,8 @@ func (t *Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // MarshalJSON returns the metadata with the value redacted.
 func (t *Token) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Type      string    `json:"type"`
-		Scopes    []string  `json:"scopes"`
-		Audience  []string  `json:"audience,omitempty"`
-		ExpiresAt time.Time `json:"expires_at"`
-		Value     string    `json:"value"`
-	}{t.typ, t.scopes, t.audience, t.expiresAt, redacted})
+	if t == nil {
+		return []byte("null"), nil
+	}
+	return metaJSON(t.typ, t.scopes, t.audience, t.expiresAt, t.id)
 }
