@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/leak"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -387,7 +388,7 @@ func (c *Client) rotated(ctx context.Context, rt []byte, base string) {
 	}
 	if c.opts.OnRefreshToken != nil {
 		if err := c.opts.OnRefreshToken(ctx, rt); err != nil {
-			c.log.Error("tokens: OnRefreshToken failed; the rotated refresh token is kept in memory only", "error", scrubBytes(err.Error(), rt))
+			c.log.Error("tokens: OnRefreshToken failed; the rotated refresh token is kept in memory only", "error", scrubText(err.Error(), rt))
 		}
 	}
 }
@@ -566,15 +567,9 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 				base = appendParam(base, "client_secret", v)
 				return nil
 			}
-			// RFC 6749 section 2.3.1: both parts form-encoded first.
-			cred := appendEscaped([]byte(nil), []byte(c.clientID))
-			cred = append(cred, ':')
-			cred = appendEscaped(cred, v)
-			b := make([]byte, base64.StdEncoding.EncodedLen(len(cred)))
-			base64.StdEncoding.Encode(b, cred)
+			b := basicCredential(c.clientID, v)
 			header = "Basic " + string(b)
 			r.creds = append(r.creds, b) // an echoed Authorization header
-			clear(cred)
 			return nil
 		})
 		if err != nil {
@@ -631,6 +626,20 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	}
 	done = true
 	return r, nil
+}
+
+// basicCredential is the base64 of a client_secret_basic header: the
+// client ID and secret, each form-encoded first (RFC 6749 section
+// 2.3.1). The caller wipes it.
+func basicCredential(clientID string, secret []byte) []byte {
+	cred := make([]byte, 0, escapedLen([]byte(clientID))+1+escapedLen(secret))
+	cred = appendEscaped(cred, []byte(clientID))
+	cred = append(cred, ':')
+	cred = appendEscaped(cred, secret)
+	b := make([]byte, base64.StdEncoding.EncodedLen(len(cred)))
+	base64.StdEncoding.Encode(b, cred)
+	clear(cred)
+	return b
 }
 
 // withAssertion returns base with the client ID and a fresh private_key_jwt
@@ -729,12 +738,29 @@ func appendParam(b []byte, name string, value []byte) []byte {
 	return appendEscaped(b, value)
 }
 
+// escapedLen is the length of v form-encoded.
+func escapedLen(v []byte) int {
+	n := 0
+	for _, c := range v {
+		if safeByte(c) || c == ' ' {
+			n++
+		} else {
+			n += 3
+		}
+	}
+	return n
+}
+
+func safeByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
 // appendEscaped form-encodes v onto b, as url.QueryEscape does.
 func appendEscaped(b, v []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	for _, c := range v {
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		case safeByte(c):
 			b = append(b, c)
 		case c == ' ':
 			b = append(b, '+')
@@ -765,9 +791,10 @@ func (r *byteReader) Read(p []byte) (int, error) {
 // Len is the number of bytes left.
 func (r *byteReader) Len() int { return len(r.b) - r.i }
 
-// scrubBytes withholds s when it contains b.
-func scrubBytes(s string, b []byte) string {
-	if len(b) > 0 && strings.Contains(s, string(b)) {
+// scrubText withholds s when it may quote one of creds (see
+// internal/leak).
+func scrubText(s string, creds ...[]byte) string {
+	if leak.Quotes(s, creds...) {
 		return "[message withheld: it quoted a credential]"
 	}
 	return s

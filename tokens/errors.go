@@ -33,11 +33,16 @@ var (
 
 // OAuthError is an error response from an OAuth 2.0 endpoint (RFC 6749
 // section 5.2, RFC 7009 section 2.2.1), or an HTTP failure without one.
-// Its fields never contain credentials: a description or URI that quotes
-// a credential sent (as it is, form-encoded, or as the base64 of a
-// client_secret_basic header) is withheld, and so is a code that does;
-// the check runs on the server's full text, before every field is cut to
-// printable ASCII of bounded length.
+// Its fields never quote a credential: the server's text is untrusted, and
+// a code, description or URI that shares a run of 8 bytes (or a quarter of
+// a shorter credential) with a credential the request carried, in any form
+// it carried it (as it is, form-encoded, as the base64 of a
+// client_secret_basic header, as a private_key_jwt assertion, as a refresh
+// token or a token being revoked), is withheld; letters are compared
+// without regard to case and invalid UTF-8 is read as U+FFFD, so that a
+// cut, case-changed or re-encoded echo is caught as well. The check runs
+// on the server's full text and again on each field once cut to printable
+// ASCII of bounded length.
 type OAuthError struct {
 	// Endpoint is "token" or "revocation".
 	Endpoint string

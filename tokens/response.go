@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/leak"
 )
 
 // maxBody bounds what is read of a response from an OAuth 2.0 endpoint.
@@ -103,42 +105,44 @@ func rawString(raw json.RawMessage) ([]byte, bool) {
 }
 
 // parseErrorResponse makes the OAuthError for a failed request to endpoint.
-// The fields are checked against creds (the credentials sent, in every
-// form they were sent in) before they are cut and sanitised, so that no
-// part of a quoted credential survives: a description or URI that quotes
-// one is withheld, and so is an error code.
+// The server's text is untrusted: each field (error, error_description,
+// error_uri) is withheld when it shares a run of leak.RunLength bytes
+// (ASCII case ignored, invalid UTF-8 read as U+FFFD) with one of creds,
+// the credentials the request carried in every form it carried them. The
+// check runs on the server's full text, and again on each field once cut
+// and made printable (a replaced byte must not complete a quote), so that
+// no field of the result quotes a credential.
 func parseErrorResponse(endpoint string, status int, header http.Header, body []byte, now time.Time, creds ...[]byte) *OAuthError {
 	e := &OAuthError{Endpoint: endpoint, StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
 	var r errorResponse
 	if json.Unmarshal(body, &r) != nil {
 		return e
 	}
-	if quotesAny(r.Error, creds) {
+	quotes := func(s string) bool { return leak.Quotes(s, creds...) }
+	if quotes(r.Error) {
 		r.Error = ""
 	}
-	if quotesAny(r.Description, creds) || quotesAny(r.URI, creds) {
+	if quotes(r.Description) || quotes(r.URI) {
 		r.Description, r.URI = withheldDescription, ""
 	}
 	e.Code = printable(r.Error, 64)
 	e.Description = printable(r.Description, 300)
 	e.URI = printable(r.URI, 300)
+	if quotes(e.Code) {
+		e.Code = ""
+	}
+	if quotes(e.Description) || quotes(e.URI) {
+		e.Description, e.URI = withheldDescription, ""
+	}
+	if quotes(e.Description) { // a credential that shares a run with the notice itself
+		e.Description = ""
+	}
 	return e
 }
 
 // withheldDescription replaces an error description that quoted a
 // credential.
 const withheldDescription = "[description withheld: it quoted a credential]"
-
-// quotesAny reports whether s contains one of creds. Credentials shorter
-// than 4 bytes are not looked for: they would match innocent text.
-func quotesAny(s string, creds [][]byte) bool {
-	for _, b := range creds {
-		if len(b) >= 4 && strings.Contains(s, string(b)) {
-			return true
-		}
-	}
-	return false
-}
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP
 // date. Zero when absent or malformed; at most a day.
