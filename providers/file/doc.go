@@ -42,7 +42,8 @@
 // A [Provider] is safe for concurrent use, including concurrently with
 // Close. Every watch shares one fsnotify watcher and one goroutine, started
 // by the first Watch; Close stops them and waits. Fetch runs on the
-// caller's goroutine.
+// caller's goroutine, and may wait there, up to its context's end, for a
+// file that has just changed to settle.
 //
 // # Errors
 //
@@ -80,9 +81,27 @@
 // keyed hash whose key is random per Provider, so it reveals nothing
 // about short secrets.
 //
-// A file read while it is being rewritten in place is detected by
-// comparing its size, modification time and inode before and after the
-// read, and read again; a rewrite that keeps the size and falls within the
-// file system's time resolution can escape that check, which is one more
-// reason to write secret files by rename, as [Provider.Write] does.
+// # Writing secret files
+//
+// A file rewritten in place (opened with O_TRUNC, then written) is empty,
+// then partly written, for as long as its writer takes; a reader can see
+// either state. The provider guards against it twice: it reads a file
+// only once its size, modification time and inode have stayed the same
+// for [Options].Settle (100 ms by default), and it compares them before
+// and after the read, reading again when they differ. Neither guard is
+// complete: a writer that pauses longer than the settle period, or a
+// rewrite that keeps the size within the file system's time resolution,
+// gets past them. For the old value never to be replaced by a partial
+// one, write as [Provider.Write] does:
+//
+//  1. write the new content to a temporary file in the same directory
+//     (a rename does not cross file systems), with mode 0600;
+//  2. fsync the temporary file, so the content is on disk before the
+//     name points to it;
+//  3. rename it over the secret file, which swaps the name atomically:
+//     readers see the old file or the new one, never a mix;
+//  4. fsync the directory, so the rename survives a crash.
+//
+// Kubelet (its "..data" link swap) and certbot (links in live/
+// replaced, files in archive/ never rewritten) already work this way.
 package file

@@ -218,10 +218,11 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 }
 
 // TestFetchDuringRewrites rewrites a file in place, alternating two
-// documents of different lengths, while Fetch runs: every Fetch that
-// succeeds returns one of the two values, whole, never a mix. (A Fetch
-// that meets the file truncated and not yet written fails: an in-place
-// writer exposes that state, and only the JSON parser can tell.)
+// documents of different lengths, while Fetch runs with settling off (the
+// file never settles): every Fetch that succeeds returns one of the two
+// values, whole, never a mix. (A Fetch that meets the file truncated and
+// not yet written fails: an in-place writer exposes that state, and only
+// the JSON parser can tell.)
 func TestFetchDuringRewrites(t *testing.T) {
 	root := t.TempDir()
 	docs := [][]byte{
@@ -230,7 +231,7 @@ func TestFetchDuringRewrites(t *testing.T) {
 	}
 	path := filepath.Join(root, "s.json")
 	writeFile(t, path, docs[0])
-	p := newProvider(t, &Options{Root: root})
+	p := newProvider(t, &Options{Root: root, Settle: -1})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {

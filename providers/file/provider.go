@@ -53,6 +53,26 @@ type Options struct {
 	// through file system events only.
 	PollInterval time.Duration
 
+	// Settle is how long a file must stay unchanged (same size,
+	// modification time and inode) before it is read: a writer that
+	// truncates a file and then writes it, pausing in between, is not
+	// seen half-way. Fetch waits until the file it reads has settled,
+	// and a watch signals a change only once the file has settled. The
+	// modification time counts: a file last modified longer ago than
+	// Settle is read at once; one just written, by a rename too, is read
+	// Settle after it was written. A file that keeps changing is read once
+	// it settles; Fetch gives up when its context ends, or after 100
+	// settle periods (and at least 10 s), with an error wrapping
+	// [providers.ErrInvalid] that names the file.
+	//
+	// Settle protects a reader only from pauses shorter than itself; a
+	// writer that must never expose a partial value writes by rename (see
+	// the package documentation).
+	//
+	// Zero: [DefaultSettle]. Negative: no settling; a file is read as
+	// soon as a change is seen.
+	Settle time.Duration
+
 	// Logger receives warnings: a secret file readable or writable by
 	// group or others (once per path), and file system watch errors. It
 	// never receives file content.
@@ -71,6 +91,7 @@ type Provider struct {
 	escaped error    // what root returns for a path that leaves it
 	maxSize int64
 	poll    time.Duration
+	settle  time.Duration // <= 0: none
 	log     *slog.Logger
 	hasher  *vhash.Hasher
 
@@ -97,6 +118,7 @@ func New(opts *Options) (*Provider, error) {
 		fs:      hostFS{},
 		maxSize: opts.MaxSize,
 		poll:    opts.PollInterval,
+		settle:  opts.Settle,
 		log:     opts.Logger,
 		hasher:  vhash.New(),
 		warned:  make(map[string]bool),
@@ -109,6 +131,9 @@ func New(opts *Options) (*Provider, error) {
 	}
 	if p.poll == 0 {
 		p.poll = DefaultPollInterval
+	}
+	if p.settle == 0 {
+		p.settle = DefaultSettle
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -136,8 +161,9 @@ func New(opts *Options) (*Provider, error) {
 
 // Fetch reads the file that ref names and returns the part it selects.
 // Value.Version is a keyed hash of Data, Value.CreatedAt the file's
-// modification time. A file that changes while it is read is read again,
-// up to a few times. A missing file (or JSON member, dotenv variable or
+// modification time. Fetch waits for a file changed less than
+// [Options].Settle ago to settle before reading it (see there), and reads
+// again a file that changes while it is read. A missing file (or JSON member, dotenv variable or
 // PEM block) gives an error wrapping [providers.ErrNotFound]; a file that
 // does not parse or is too large, [providers.ErrInvalid].
 func (p *Provider) Fetch(ctx context.Context, ref string) (*providers.Value, error) {
@@ -146,7 +172,7 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (*providers.Value, err
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		buf, info, err := p.read(ctx, loc)
+		buf, info, err := p.readSettled(ctx, loc)
 		if err != nil {
 			return nil, err
 		}
