@@ -85,15 +85,16 @@ type Options struct {
 // [providers.Watcher], [providers.Writer] and [providers.Deleter]. Create
 // one with [New].
 type Provider struct {
-	fs      fileSystem
-	root    *os.Root // nil without Options.Root
-	rootDir string   // absolute and clean; "" without Options.Root
-	escaped error    // what root returns for a path that leaves it
-	maxSize int64
-	poll    time.Duration
-	settle  time.Duration // <= 0: none
-	log     *slog.Logger
-	hasher  *vhash.Hasher
+	fs       fileSystem
+	root     *os.Root // nil without Options.Root
+	rootDir  string   // absolute and clean; "" without Options.Root
+	rootReal string   // rootDir with its symbolic links resolved
+	escaped  error    // what root returns for a path that leaves it
+	maxSize  int64
+	poll     time.Duration
+	settle   time.Duration // <= 0: none
+	log      *slog.Logger
+	hasher   *vhash.Hasher
 
 	mu     sync.Mutex
 	closed bool
@@ -148,6 +149,9 @@ func New(opts *Options) (*Provider, error) {
 			return nil, p.fsError("open root", dir, err)
 		}
 		p.fs, p.root, p.rootDir = root, root, dir
+		if p.rootReal, err = filepath.EvalSymlinks(dir); err != nil {
+			p.rootReal = dir
+		}
 		// os.Root does not export the error it gives for a path that
 		// leaves it; ask for one to recognise it later.
 		_, err = root.Lstat("..")

@@ -114,6 +114,47 @@ func TestFetchInPlaceRewrite(t *testing.T) {
 	}
 }
 
+// TestWatchInPlaceRewrite replays the same writer with a watch, fetching
+// at every signal: no signal leads to an empty or half-written value, and
+// the new value is signalled.
+func TestWatchInPlaceRewrite(t *testing.T) {
+	const old, new = "good-password-1", "good-password-2"
+	root := t.TempDir()
+	path := filepath.Join(root, "secret")
+	writeSettled(t, path, []byte(old))
+	p := newProvider(t, &Options{Root: root, PollInterval: -1, Settle: testSettle})
+	expectValue(t, p, "file:secret", old)
+	s := watchFile(t, p, "file:secret")
+
+	var got []string
+	written := make(chan time.Duration, 1)
+	go func() {
+		longest, err := rewriteInPlace(path, []byte(new))
+		if err != nil {
+			t.Error(err)
+			longest = testSettle // nothing to conclude
+		}
+		written <- longest
+	}()
+	for len(got) == 0 || got[len(got)-1] != new {
+		s.wait(t, "after the rewrite")
+		v, err := p.Fetch(t.Context(), "file:secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(v.Data))
+		if v := string(v.Data); v != old && v != new {
+			break
+		}
+	}
+	inconclusive(t, <-written)
+	for _, v := range got {
+		if v != old && v != new {
+			t.Fatalf("after a signal, Fetch returned %q; want only %q or %q (all: %q)", v, old, new, got)
+		}
+	}
+}
+
 // TestFetchWhileChanging checks that a file that keeps changing is read
 // once it settles, and that a fetch whose context ends first fails with
 // an error that names the file and quotes none of it.
