@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/strongroom/strongroom/internal/guard"
@@ -92,7 +90,11 @@ func PrivateKeyJWT(s Secrets, name string) ClientAuth {
 // states.
 type ClientOptions struct {
 	// HTTPClient makes the requests; go-retryablehttp retries through it.
-	// Nil: a pooled client with a 30 s timeout.
+	// Nil: the Client's own: HTTP/1.1 with a 30 s timeout and no
+	// keep-alives, whose connections wipe the transport's read and write
+	// buffers (which hold the tokens and credentials of each exchange)
+	// when they close. With a client of the program's, those buffers are
+	// not wiped (see Security in the package documentation).
 	HTTPClient *http.Client
 
 	// RetryMax is how many times one request is retried after a
@@ -244,8 +246,7 @@ func NewClient(tokenURL, clientID string, auth ClientAuth, opts *ClientOptions) 
 	}
 	hc := o.HTTPClient
 	if hc == nil {
-		hc = cleanhttp.DefaultPooledClient()
-		hc.Timeout = 30 * time.Second
+		hc = newHTTPClient()
 	}
 	c.hc = &retryablehttp.Client{
 		HTTPClient:   hc,
@@ -517,10 +518,8 @@ func (r *response) wipe() {
 // parameter or a client_secret_basic part carries it), for scrubbing.
 func (r *response) addCred(v []byte) {
 	r.creds = append(r.creds, append([]byte(nil), v...))
-	if e := appendEscaped(nil, v); !bytes.Equal(e, v) {
-		r.creds = append(r.creds, e)
-	} else {
-		clear(e)
+	if n := escapedLen(v); n != len(v) || bytes.IndexByte(v, ' ') >= 0 {
+		r.creds = append(r.creds, appendEscaped(make([]byte, 0, n), v))
 	}
 }
 
@@ -549,35 +548,52 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 			r.wipe() // the caller gets no response to wipe
 		}
 	}()
-	base := []byte(encodeForm(form))
-	for _, p := range secret {
-		base = appendParam(base, p.name, p.value)
-		r.addCred(p.value)
-	}
+	public := encodeForm(form)
 	var header string
+	var base []byte
+	build := func(credential []param) {
+		// Sized once: a buffer that grew would leave a copy of what it
+		// held behind.
+		n := len(public)
+		for _, p := range secret {
+			n += paramLen(p.name, p.value)
+		}
+		for _, p := range credential {
+			n += paramLen(p.name, p.value)
+		}
+		base = append(make([]byte, 0, n), public...)
+		for _, p := range secret {
+			base = appendParam(base, p.name, p.value)
+			r.addCred(p.value)
+		}
+		for _, p := range credential {
+			base = appendParam(base, p.name, p.value)
+		}
+		bufs = append(bufs, base)
+	}
 	switch c.auth.Method {
 	case AuthNone:
-		base = appendParam(base, "client_id", []byte(c.clientID))
+		build([]param{{"client_id", []byte(c.clientID)}})
+	case AuthPrivateKeyJWT:
+		build(nil) // the client ID goes with the assertion
 	case AuthSecretBasic, AuthSecretPost:
 		err := useSecret(ctx, c.auth.Secrets, c.auth.Name, func(version string, v []byte) error {
 			r.version = version
 			r.addCred(v)
 			if c.auth.Method == AuthSecretPost {
-				base = appendParam(base, "client_id", []byte(c.clientID))
-				base = appendParam(base, "client_secret", v)
+				build([]param{{"client_id", []byte(c.clientID)}, {"client_secret", v}})
 				return nil
 			}
+			build(nil)
 			b := basicCredential(c.clientID, v)
 			header = "Basic " + string(b)
 			r.creds = append(r.creds, b) // an echoed Authorization header
 			return nil
 		})
 		if err != nil {
-			clear(base)
 			return nil, newError(endpoint+" request", nil, err)
 		}
 	}
-	bufs = append(bufs, base)
 	// The body is built once per attempt: go-retryablehttp reads it once
 	// to size the request and once per attempt, and the size it took must
 	// stay the size sent.
@@ -605,25 +621,22 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 		}
 	}
 	reader := retryablehttp.ReaderFunc(func() (io.Reader, error) { return newByteReader(body), nil })
-	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, a), http.MethodPost, target, reader)
+	resp, respBody, err := exchange(ctx, target, func(ctx context.Context) (*http.Response, error) {
+		req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, attemptKey{}, a), http.MethodPost, target, reader)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		return c.hc.Do(req)
+	})
 	if err != nil {
-		return nil, newError(endpoint+" request", nil, redactErr(err, target))
+		return nil, newError(endpoint+" request", nil, err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if header != "" {
-		req.Header.Set("Authorization", header)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, newError(endpoint+" request", nil, redactErr(err, target))
-	}
-	defer resp.Body.Close()
-	r.status, r.header = resp.StatusCode, resp.Header
-	r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, newError(endpoint+" request", nil, fmt.Errorf("reading the response: %w", redactErr(err, target)))
-	}
+	r.status, r.header, r.body = resp.StatusCode, resp.Header, respBody
 	done = true
 	return r, nil
 }
@@ -649,13 +662,22 @@ func (c *Client) withAssertion(ctx context.Context, r *response, base []byte) ([
 	if err != nil {
 		return nil, err
 	}
+	defer clear(a)
 	r.version = version
 	r.addCred(a)
-	b := append([]byte(nil), base...)
-	b = appendParam(b, "client_id", []byte(c.clientID))
-	b = appendParam(b, "client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
-	b = appendParam(b, "client_assertion", a)
-	clear(a)
+	params := []param{
+		{"client_id", []byte(c.clientID)},
+		{"client_assertion_type", []byte("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")},
+		{"client_assertion", a},
+	}
+	n := len(base)
+	for _, p := range params {
+		n += paramLen(p.name, p.value)
+	}
+	b := append(make([]byte, 0, n), base...)
+	for _, p := range params {
+		b = appendParam(b, p.name, p.value)
+	}
 	return b, nil
 }
 
@@ -725,6 +747,11 @@ func encodeForm(v url.Values) string {
 		}
 	}
 	return b.String()
+}
+
+// paramLen is the most appendParam adds for name and value.
+func paramLen(name string, value []byte) int {
+	return 2 + len(url.QueryEscape(name)) + escapedLen(value)
 }
 
 // appendParam appends "&name=value" (or "name=value" to an empty form),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -118,4 +119,74 @@ func FuzzJWKSet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzScanTokenResponse: the scanner that decodes the token fields of a
+// response without encoding/json agrees with encoding/json on every input:
+// it refuses what is not a JSON object, and decodes access_token and
+// refresh_token (the last of each, names matched exactly, escapes, invalid
+// UTF-8 and unpaired surrogates as encoding/json treats them) to the same
+// bytes, into slices of exactly their length.
+func FuzzScanTokenResponse(f *testing.F) {
+	f.Add([]byte(`{"access_token":"abcdefgh12345678","token_type":"Bearer","expires_in":3600,"scope":"a b"}`))
+	f.Add([]byte(`{"access_token":"a\u00e9\ud83d\ude00\ud800x\\\/\"\b\f\n\r\t","refresh_token":"r\uDC00"}`))
+	f.Add([]byte(` { "acc\u0065ss_token" : "x" , "access_token" : "y", "nested":{"access_token":"z","a":[1,{"b":"}"}]} } `))
+	f.Add([]byte("{\"access_token\":\"\xff\xfe bad utf8\",\"refresh_token\":null}"))
+	f.Add([]byte(`{"access_token":42,"refresh_token":["x"]}`))
+	f.Add([]byte(`[{"access_token":"x"}]`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, err := scanTokenResponse(body)
+		defer got.wipe()
+		var want map[string]json.RawMessage
+		if json.Unmarshal(body, &want) != nil || want == nil {
+			if err == nil {
+				t.Fatalf("%q is not a JSON object, yet it scanned", body)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", body, err)
+		}
+		for _, field := range []struct {
+			name string
+			got  []byte
+			bad  bool
+		}{{"access_token", got.access, got.accessBad}, {"refresh_token", got.refresh, got.refreshBad}} {
+			raw, ok := want[field.name]
+			var s string
+			switch {
+			case !ok || string(raw) == "null":
+				if field.got != nil || field.bad {
+					t.Fatalf("%q: %s absent or null, got %q (bad %v)", body, field.name, field.got, field.bad)
+				}
+			case json.Unmarshal(raw, &s) != nil:
+				if !field.bad || field.got != nil {
+					t.Fatalf("%q: %s is not a string, got %q (bad %v)", body, field.name, field.got, field.bad)
+				}
+			default:
+				if field.bad || string(field.got) != s || cap(field.got) != len(field.got) {
+					t.Fatalf("%q: %s = %q (cap %d), encoding/json says %q", body, field.name, field.got, cap(field.got), s)
+				}
+			}
+		}
+		for _, field := range []struct {
+			name string
+			got  []byte
+		}{{"token_type", got.tokenType}, {"expires_in", got.expiresIn}, {"scope", got.scope}} {
+			raw, ok := want[field.name]
+			if ok != (field.got != nil) || ok && !jsonEqual(raw, field.got) {
+				t.Fatalf("%q: %s = %q, encoding/json says %q", body, field.name, field.got, raw)
+			}
+		}
+	})
+}
+
+// jsonEqual reports whether two valid JSON values decode to the same.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

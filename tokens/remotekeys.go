@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -293,22 +292,19 @@ func (j *RemoteKeys) fetch(ctx context.Context, seen uint64, byKid bool) error {
 }
 
 func (j *RemoteKeys) get(ctx context.Context) (map[string]jwkEntry, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	resp, body, err := exchange(ctx, j.url, func(ctx context.Context) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/jwk-set+json, application/json")
+		return j.hc.Do(req)
+	})
 	if err != nil {
-		return nil, newError("jwks", nil, redactErr(err, j.url))
+		return nil, newError("jwks", nil, err)
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := j.hc.Do(req)
-	if err != nil {
-		return nil, newError("jwks", nil, redactErr(err, j.url))
-	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, newError("jwks", nil, fmt.Errorf("GET %s: HTTP %d", j.shown, resp.StatusCode))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, newError("jwks", nil, redactErr(err, j.url))
 	}
 	return parseJWKSet(body)
 }

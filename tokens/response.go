@@ -1,8 +1,8 @@
 package tokens
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,16 +13,6 @@ import (
 
 // maxBody bounds what is read of a response from an OAuth 2.0 endpoint.
 const maxBody = 1 << 20
-
-// tokenResponse is a successful token response (RFC 6749 section 5.1).
-// The token fields stay raw so that their bytes can be wiped.
-type tokenResponse struct {
-	AccessToken  json.RawMessage `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	ExpiresIn    json.RawMessage `json:"expires_in"`
-	RefreshToken json.RawMessage `json:"refresh_token"`
-	Scope        *string         `json:"scope"`
-}
 
 // errorResponse is an error response (RFC 6749 section 5.2).
 type errorResponse struct {
@@ -39,69 +29,57 @@ type errorResponse struct {
 // refresh_token string hands it on even when the rest of the answer is
 // refused: the server has spent the refresh token sent, and the one it
 // rotated in is the only one left. The texts of an error response that
-// quote one of creds (the credentials sent) are withheld. It does not
-// wipe body.
+// quote one of creds (the credentials sent) are withheld. The tokens are
+// decoded straight into the slices returned (see scanTokenResponse): no
+// other copy is made. It does not wipe body.
 func parseTokenResponse(status int, header http.Header, body []byte, now time.Time, creds ...[]byte) (*Grant, []byte, error) {
 	if status != http.StatusOK {
 		return nil, nil, parseErrorResponse("token", status, header, body, now, creds...)
 	}
-	var r tokenResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	f, err := scanTokenResponse(body)
+	if err != nil {
 		return nil, nil, invalidf("token response", "malformed JSON (%d bytes)", len(body))
 	}
-	var refresh []byte
-	if len(r.RefreshToken) > 0 && string(r.RefreshToken) != "null" {
-		var ok bool
-		if refresh, ok = rawString(r.RefreshToken); !ok {
-			return nil, nil, invalidf("token response", "refresh_token is not a string")
-		}
+	if f.refreshBad {
+		f.wipe()
+		return nil, nil, invalidf("token response", "refresh_token is not a string")
 	}
-	value, ok := rawString(r.AccessToken)
-	if !ok || len(value) == 0 {
-		return nil, refresh, invalidf("token response", "no access_token string")
+	refresh := f.refresh
+	fail := func(why string) (*Grant, []byte, error) {
+		clear(f.access)
+		return nil, refresh, newError("token response", ErrInvalid, errors.New(why))
 	}
-	g := &Grant{Value: value, Type: printable(r.TokenType, 40)}
-	if r.TokenType == "" {
+	if f.accessBad || len(f.access) == 0 {
+		return fail("no access_token string")
+	}
+	var typ string
+	if f.tokenType != nil && json.Unmarshal(f.tokenType, &typ) != nil {
+		return fail("token_type is not a string")
+	}
+	g := &Grant{Value: f.access, Type: printable(typ, 40)}
+	if typ == "" {
 		g.Type = "Bearer"
 	}
-	if len(r.ExpiresIn) > 0 && string(r.ExpiresIn) != "null" {
-		secs, err := strconv.ParseFloat(strings.Trim(string(r.ExpiresIn), `"`), 64)
+	if len(f.expiresIn) > 0 && string(f.expiresIn) != "null" {
+		secs, err := strconv.ParseFloat(strings.Trim(string(f.expiresIn), `"`), 64)
 		if err != nil || secs <= 0 || secs > 1<<31 {
-			g.wipe()
-			return nil, refresh, invalidf("token response", "expires_in is not a positive number of seconds")
+			return fail("expires_in is not a positive number of seconds")
 		}
 		g.ExpiresAt = now.Add(time.Duration(secs * float64(time.Second)))
 	}
-	if r.Scope != nil {
-		g.Scopes = strings.Fields(*r.Scope)
-		if g.Scopes == nil {
-			g.Scopes = []string{}
+	if f.scope != nil {
+		var scope *string
+		if json.Unmarshal(f.scope, &scope) != nil {
+			return fail("scope is not a string")
+		}
+		if scope != nil {
+			g.Scopes = strings.Fields(*scope)
+			if g.Scopes == nil {
+				g.Scopes = []string{}
+			}
 		}
 	}
 	return g, refresh, nil
-}
-
-// rawString decodes a JSON string into a new slice the caller can wipe.
-// Tokens rarely hold escapes; when one does, the decoder's copy is a Go
-// string the collector reclaims.
-func rawString(raw json.RawMessage) ([]byte, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return nil, false
-	}
-	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		for _, c := range inner {
-			if c < 0x20 {
-				return nil, false
-			}
-		}
-		return bytes.Clone(inner), true
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return nil, false
-	}
-	return []byte(s), true
 }
 
 // parseErrorResponse makes the OAuthError for a failed request to endpoint.
