@@ -32,7 +32,9 @@ var vocabulary = func() []string {
 	var v []string
 	for _, f := range []format{formatDotenv, formatJSON, formatPEM} {
 		for code := range numContentCodes {
-			v = append(v, stripDigits((&contentError{format: f, code: code, line: 1, col: 1}).Error()))
+			for _, line := range []int{0, 1} { // without a position, and with one
+				v = append(v, stripDigits((&contentError{format: f, code: code, line: line, col: line}).Error()))
+			}
 		}
 	}
 	return v
@@ -137,6 +139,7 @@ func TestQuotedRun(t *testing.T) {
 		{"dotenv line 2, column 1: variable hunter2: expected '='", "A=1\nhunter2\n", "hunt"},
 		{"dotenv line 2, column 1: expected '=' after the variable name", "variable\n", ""},
 		{"JSON line 1, column 1: syntax error 1234", "1234", ""}, // digits are the pattern's business
+		{"PEM: no block", "EM: ", ""}, // the message's own words
 	} {
 		if got := quotedRun(c.msg, []byte(c.input)); got != c.want {
 			t.Errorf("quotedRun(%q, %q) = %q, want %q", c.msg, c.input, got, c.want)
