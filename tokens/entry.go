@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/busy"
 )
 
 // entry is one request's token and its refresh state.
@@ -155,16 +157,21 @@ func (e *entry) startLocked() *flight {
 		return f
 	}
 	e.cancelTimer()
-	ctx, cancel := context.WithTimeout(context.Background(), e.c.opts.Timeout)
+	// A virtual clock that waits for background work (providers/memory's)
+	// waits for this fetch: it is held until its outcome is recorded. The
+	// context carries the hold to the Fetcher.
+	ctx, release := busy.Hold(e.c.k.clock, context.Background())
+	ctx, cancel := context.WithTimeout(ctx, e.c.opts.Timeout)
 	f.cancel = cancel
 	e.flight = f
-	go e.run(ctx, f)
+	go e.run(ctx, f, release)
 	return f
 }
 
 // run fetches, seals and installs a token, or records the failure and
-// schedules a retry.
-func (e *entry) run(ctx context.Context, f *flight) {
+// schedules a retry; then it releases its hold on the clock.
+func (e *entry) run(ctx context.Context, f *flight, release func()) {
+	defer release() // last: once the outcome is recorded (or the orphan revoked)
 	defer e.c.wg.Done()
 	var g *Grant
 	err := e.settled(ctx)

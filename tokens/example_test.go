@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/strongroom/strongroom/providers"
@@ -135,4 +138,55 @@ func ExampleOAuth2TokenSource() {
 	}
 	fmt.Println(tok.TokenType, tok.Valid())
 	// Output: Bearer true
+}
+
+// A Cache made inside a testing/synctest bubble runs on the bubble's fake
+// clock (its default clock, time.Now, is the bubble's), so a test sleeps
+// through a token's lifetime in no time; synctest.Wait returns once the
+// refresh that came due has run. Close leaves no goroutine behind, which
+// synctest.Test checks. (A bubble needs a *testing.T, so this example is a
+// test, as testing/synctest's own examples are.)
+func TestCache_synctest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now() // 2000-01-01 00:00 UTC in every bubble
+		var mu sync.Mutex
+		var issued []time.Time
+		fetch := tokens.FetcherFunc(func(ctx context.Context, req tokens.Request) (*tokens.Grant, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			issued = append(issued, time.Now())
+			return &tokens.Grant{Value: []byte("opaque-token-value"), ExpiresAt: time.Now().Add(time.Hour)}, nil
+		})
+		cache, err := tokens.NewCache(fetch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := cache.Source(tokens.Request{Scopes: []string{"reports:read"}})
+		first, err := src.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := start.Add(time.Hour); !first.ExpiresAt().Equal(want) {
+			t.Fatalf("expires %s, want %s: not the bubble's clock", first.ExpiresAt(), want)
+		}
+
+		time.Sleep(45 * time.Minute)
+		synctest.Wait()
+
+		mu.Lock()
+		n, refreshed := len(issued), issued[len(issued)-1]
+		mu.Unlock()
+		// Refreshed after two thirds of the hour, brought forward by at
+		// most a tenth of it.
+		if n != 2 || refreshed.Before(start.Add(34*time.Minute)) || refreshed.After(start.Add(40*time.Minute)) {
+			t.Fatalf("%d fetches, the last %s after the first; want a refresh between 34 and 40 min", n, refreshed.Sub(start))
+		}
+		tok, err := src.Token(context.Background())
+		if err != nil || tok == first {
+			t.Fatalf("after 45 min: %v, %v; want the refreshed token", tok, err)
+		}
+		if err := cache.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -112,6 +112,20 @@ func leakCheck(t *testing.T) {
 // call leakCheck first, so that the check runs after every close.
 func newTestCache(t *testing.T, f Fetcher, clock *memory.Clock, opts *CacheOptions) *Cache {
 	t.Helper()
+	return newTestCacheOn(t, f, clock, opts)
+}
+
+// plainClock is a memory.Clock that does not wait for the Cache's
+// background fetches (it hides Hold), for a test that keeps a fetch stuck
+// while it moves the clock.
+type plainClock struct{ c *memory.Clock }
+
+func (p plainClock) Now() time.Time                                  { return p.c.Now() }
+func (p plainClock) AfterFunc(d time.Duration, f func()) func() bool { return p.c.AfterFunc(d, f) }
+
+// newTestCacheOn is newTestCache on any clock.
+func newTestCacheOn(t *testing.T, f Fetcher, clock secrets.Clock, opts *CacheOptions) *Cache {
+	t.Helper()
 	var o CacheOptions
 	if opts != nil {
 		o = *opts
