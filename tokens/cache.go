@@ -71,7 +71,11 @@ type CacheOptions struct {
 
 	// Clock is the source of time: expiry, refresh and backoff. A
 	// [github.com/strongroom/strongroom/providers/memory.Clock] drives a
-	// Cache in tests without sleeping. Nil: the wall clock.
+	// Cache in tests without sleeping: each fetch the Cache starts holds
+	// it (internal/busy) until the fetch's outcome is recorded, so that
+	// Advance returns once the refreshes it made due have run. Nil: the
+	// wall clock (the time package: inside a testing/synctest bubble, the
+	// bubble's clock).
 	Clock secrets.Clock
 
 	// Random supplies the randomness for jitter and backoff (a

@@ -147,8 +147,10 @@ func signingMethod(alg string) jwt.SigningMethod {
 	return nil
 }
 
-// JWK is one JSON Web Key (RFC 7517): a public key only. Symmetric ("oct")
-// and private members are never read or written.
+// JWK is one JSON Web Key (RFC 7517): a public key only. It has no field
+// for a private key's members ("d", "p", "q", "dp", "dq", "qi") or a
+// symmetric key's "k": decoding a JWK that carries them drops them, so a
+// JWK never holds secret material and prints and marshals as it is.
 type JWK struct {
 	Kty string `json:"kty"`           // key type: "RSA", "EC" or "OKP"
 	Kid string `json:"kid,omitempty"` // key ID
