@@ -127,7 +127,7 @@ func (a ClientAuth) MarshalJSON() ([]byte, error) {
 // String describes the options that may matter in a log: the revocation
 // URL (redacted: its query values and user information withheld), the
 // names of the extra parameters (not their values), the audience
-// parameter and the refresh token's secret name.
+// parameter, and whether the refresh token grant is used.
 func (o ClientOptions) String() string {
 	var b strings.Builder
 	b.WriteString("tokens.ClientOptions{")
@@ -141,7 +141,7 @@ func (o ClientOptions) String() string {
 		b.WriteString("AudienceParam: " + o.AudienceParam + ", ")
 	}
 	if o.RefreshToken != "" {
-		b.WriteString("RefreshToken: secret " + fmt.Sprintf("%q", o.RefreshToken) + ", ")
+		b.WriteString("refresh token grant, ")
 	}
 	return strings.TrimSuffix(b.String(), ", ") + "}"
 }

@@ -38,7 +38,10 @@ func checkURL(raw string) error {
 // an API key often travels as one) and the value of every query and
 // fragment parameter replaced by "xxxxx", the parameter names kept, cut
 // to 200 bytes of printable ASCII.
-func redactURL(u *url.URL) string {
+func redactURL(u *url.URL) string { return printable(redactedURL(u), 200) }
+
+// redactedURL is redactURL before the cut.
+func redactedURL(u *url.URL) string {
 	c := *u
 	if c.User != nil {
 		c.User = url.User(xxxxx)
@@ -51,7 +54,7 @@ func redactURL(u *url.URL) string {
 	if c.Fragment != "" || c.RawFragment != "" {
 		c.Fragment, c.RawFragment = redactParams(c.EscapedFragment()), ""
 	}
-	return printable(c.String(), 200)
+	return c.String()
 }
 
 // redactString is redactURL for a URL held as a string; one that does not
