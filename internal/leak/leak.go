@@ -24,18 +24,24 @@ import (
 // [RunLength]).
 const MaxRun = 8
 
+// MinRun is the shortest run that counts: a run of one or two bytes is
+// shared by almost any text, and withholding every message would hide
+// every cause. A secret shorter than MinRun counts as quoted only whole.
+const MinRun = 3
+
 // RunLength returns the length of the shortest shared run that counts as a
 // quote of a secret of n bytes: 8 bytes, or a quarter of the secret
-// (rounded up, at least 1) when that is shorter.
+// (rounded up) when that is shorter, but at least MinRun.
 func RunLength(n int) int {
-	return max(1, min(MaxRun, (n+3)/4))
+	return max(MinRun, min(MaxRun, (n+3)/4))
 }
 
 // Quotes reports whether text shares a run of RunLength(len(s)) or more
 // bytes with any of secrets, comparing ASCII letters without regard to
 // case and with every byte that is not valid UTF-8 (in the secret or the
 // text) read as U+FFFD, as a decoder that replaced it would have left it.
-// Empty secrets are ignored.
+// The PEM boundary lines of a secret ("-----BEGIN PRIVATE KEY-----") are
+// boilerplate, not part of any run. Empty secrets are ignored.
 func Quotes(text string, secrets ...[]byte) bool {
 	if text == "" {
 		return false
@@ -60,6 +66,7 @@ func Quotes(text string, secrets ...[]byte) bool {
 func shares(t, s []byte) bool {
 	n := normalize(s)
 	defer clear(n)
+	blankArmor(n)
 	k := min(RunLength(len(s)), len(n))
 	if len(t) < k {
 		return false
@@ -121,6 +128,37 @@ func shares(t, s []byte) bool {
 			return false
 		}
 		h = (h-uint64(t[i])*pow)*base + uint64(t[i+k])
+	}
+}
+
+// armorByte marks bytes of a secret that take part in no run: it never
+// occurs in a normalised text, which is valid UTF-8.
+const armorByte = 0xff
+
+// blankArmor marks the PEM boundary lines of a normalised secret
+// ("-----begin private key-----", "-----end certificate-----"): they are
+// public boilerplate that error messages about PEM data name, and a run
+// must come from the secret's own content.
+func blankArmor(n []byte) {
+	for i := 0; i < len(n); {
+		j := bytes.Index(n[i:], []byte("-----begin "))
+		k := bytes.Index(n[i:], []byte("-----end "))
+		switch {
+		case j < 0 && k < 0:
+			return
+		case j < 0 || (k >= 0 && k < j):
+			j = k
+		}
+		start := i + j
+		end := bytes.Index(n[start+5:], []byte("-----"))
+		if end < 0 {
+			return
+		}
+		end += start + 10
+		for x := start; x < end; x++ {
+			n[x] = armorByte
+		}
+		i = end
 	}
 }
 

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRunLength(t *testing.T) {
 	for _, tc := range []struct{ n, want int }{
-		{0, 1}, {1, 1}, {4, 1}, {5, 2}, {12, 3}, {28, 7}, {29, 8}, {32, 8}, {200, 8},
+		{0, 3}, {1, 3}, {4, 3}, {12, 3}, {13, 4}, {28, 7}, {29, 8}, {32, 8}, {200, 8},
 	} {
 		if got := RunLength(tc.n); got != tc.want {
 			t.Errorf("RunLength(%d) = %d, want %d", tc.n, got, tc.want)
@@ -78,6 +79,16 @@ func TestQuotesSeveral(t *testing.T) {
 	}
 }
 
+func TestPEMArmorIsNotARun(t *testing.T) {
+	key := []byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n")
+	if Quotes("certs: parse: expected a PRIVATE KEY block, found none", key) {
+		t.Error("an error naming the PEM block type was taken for a quote of the key")
+	}
+	if !Quotes("bad key MIGHAgEAMBMGByq", key) {
+		t.Error("a run of the key's content was not caught")
+	}
+}
+
 func TestNormalizeNeverReallocates(t *testing.T) {
 	in := bytes.Repeat([]byte{0xff}, 100)
 	out := normalize(in)
@@ -92,6 +103,7 @@ func naive(text string, secret []byte) bool {
 		return false
 	}
 	t, s := normalize([]byte(text)), normalize(secret)
+	blankArmor(s)
 	k := min(RunLength(len(secret)), len(s))
 	for i := 0; i+k <= len(s); i++ {
 		for j := 0; j+k <= len(t); j++ {
@@ -111,10 +123,12 @@ func FuzzQuotes(f *testing.F) {
 		if got, want := Quotes(text, secret), naive(text, secret); got != want {
 			t.Fatalf("Quotes = %v, brute force = %v", got, want)
 		}
-		// Anything that contains the secret whole must be caught. (The
-		// space keeps the text's last bytes from completing a UTF-8
-		// sequence with the secret's first.)
-		if len(secret) > 0 && !Quotes(text+" "+string(secret), secret) {
+		// Anything that contains the secret whole must be caught, unless
+		// it is all PEM armor. (The space keeps the text's last bytes
+		// from completing a UTF-8 sequence with the secret's first.)
+		n := normalize(secret)
+		blankArmor(n)
+		if bytes.ContainsFunc(n, func(r rune) bool { return r != armorByte && r != utf8.RuneError }) && !Quotes(text+" "+string(secret), secret) {
 			t.Fatal("a whole echo was not caught")
 		}
 	})
