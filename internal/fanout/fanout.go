@@ -25,11 +25,22 @@ type Hub[E any] struct {
 	Drop func(last *E)
 	// Panic, if set, is told of a subscriber that panicked on e.
 	Panic func(e E, recovered any)
+	// Hold, if set, is called for each event queued for a subscriber, and
+	// the function it returns once the subscriber has been called with it
+	// (or the event was discarded): a virtual clock waits for deliveries
+	// this way (see internal/busy).
+	Hold func() (release func())
 
 	mu     sync.Mutex
 	subs   map[*sub[E]]struct{}
 	closed bool
 	wg     sync.WaitGroup
+}
+
+// item is a queued event and the release of its hold (nil without one).
+type item[E any] struct {
+	e       E
+	release func()
 }
 
 type sub[E any] struct {
@@ -38,7 +49,7 @@ type sub[E any] struct {
 	max   int
 
 	mu    sync.Mutex
-	queue []E
+	queue []item[E]
 	wake  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -88,10 +99,14 @@ func (h *Hub[E]) Publish(e E) {
 		s.mu.Lock()
 		if n := len(s.queue); n >= s.max {
 			if h.Drop != nil {
-				h.Drop(&s.queue[n-1])
+				h.Drop(&s.queue[n-1].e)
 			}
 		} else {
-			s.queue = append(s.queue, e)
+			it := item[E]{e: e}
+			if h.Hold != nil {
+				it.release = h.Hold()
+			}
+			s.queue = append(s.queue, it)
 		}
 		s.mu.Unlock()
 		select {
@@ -119,7 +134,7 @@ func (s *sub[E]) stop() { s.once.Do(func() { close(s.done) }) }
 
 // deliver runs on the subscriber's goroutine until stop.
 func (h *Hub[E]) deliver(s *sub[E]) {
-	var zero E
+	defer s.discard()
 	for {
 		select {
 		case <-s.done:
@@ -132,17 +147,36 @@ func (h *Hub[E]) deliver(s *sub[E]) {
 				s.mu.Unlock()
 				break
 			}
-			e := s.queue[0]
-			s.queue[0] = zero
+			it := s.queue[0]
+			s.queue[0] = item[E]{}
 			s.queue = s.queue[1:]
 			s.mu.Unlock()
 			select {
 			case <-s.done:
+				it.done()
 				return
 			default:
 			}
-			h.call(s, e)
+			h.call(s, it.e)
+			it.done()
 		}
+	}
+}
+
+func (it item[E]) done() {
+	if it.release != nil {
+		it.release()
+	}
+}
+
+// discard releases the events left queued when the subscriber stops.
+func (s *sub[E]) discard() {
+	s.mu.Lock()
+	q := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	for _, it := range q {
+		it.done()
 	}
 }
 

@@ -94,3 +94,47 @@ func TestPanicReportedAndCancel(t *testing.T) {
 		t.Error("Subscribe after Close succeeded")
 	}
 }
+
+// A hold taken per queued event lasts until the subscriber has been
+// called with it, and holds left queued at Close are released.
+func TestHoldUntilDelivered(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var mu sync.Mutex
+	held := 0
+	h := Hub[ev]{Hold: func() func() {
+		mu.Lock()
+		held++
+		mu.Unlock()
+		var once sync.Once
+		return func() { once.Do(func() { mu.Lock(); held--; mu.Unlock() }) }
+	}}
+	gate := make(chan struct{})
+	inside := make(chan int, 10)
+	h.Subscribe(func(ev) bool { return true }, func(e ev) {
+		inside <- e.n
+		<-gate
+	})
+	h.Publish(ev{n: 1})
+	h.Publish(ev{n: 2})
+	h.Publish(ev{n: 3})
+	<-inside // the first is being delivered
+	mu.Lock()
+	if held != 3 {
+		t.Errorf("holds while delivering the first of three = %d, want 3", held)
+	}
+	mu.Unlock()
+	gate <- struct{}{}
+	<-inside
+	mu.Lock()
+	if held != 2 {
+		t.Errorf("holds after one delivery = %d, want 2", held)
+	}
+	mu.Unlock()
+	close(gate)
+	h.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if held != 0 {
+		t.Errorf("holds after Close = %d, want 0", held)
+	}
+}

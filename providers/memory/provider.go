@@ -253,10 +253,28 @@ func (p *Provider) wipeLocked(name string) {
 
 // sleep waits d on the provider's clock, or until ctx ends or the provider
 // closes.
+//
+// When the provider's clock is a [*Clock] and ctx carries a hold on it
+// (see [Clock.Hold]), the hold is set aside while waiting, so that the
+// clock can move, and taken back by the timer that ends the wait, before
+// the fetch goes on, so that the clock waits for the rest of it.
 func (p *Provider) sleep(ctx context.Context, d time.Duration) error {
+	var h *hold
+	if c, ok := p.clock.(*Clock); ok {
+		h = c.heldBy(ctx)
+	}
 	fired := make(chan struct{})
-	stop := p.clock.AfterFunc(d, func() { close(fired) })
+	stop := p.clock.AfterFunc(d, func() {
+		if h != nil {
+			h.resume()
+		}
+		close(fired)
+	})
 	defer stop()
+	if h != nil {
+		h.setAside()
+		defer h.resume() // the wait ended otherwise: ctx, or Close
+	}
 	select {
 	case <-fired:
 		return nil

@@ -14,6 +14,12 @@ type watch struct {
 	quit    chan struct{}
 	done    chan struct{} // closed when the goroutine has returned
 	once    sync.Once
+
+	// With a [*Clock], a signal not yet taken up holds the clock, so that
+	// Clock.Wait and Advance wait for the changed call it causes.
+	clock   *Clock
+	mu      sync.Mutex
+	pending func() // the hold's release; nil when no signal is pending
 }
 
 // Watch calls changed, on a goroutine of its own, after each Set, Remove,
@@ -38,6 +44,7 @@ func (p *Provider) Watch(ctx context.Context, ref string, changed func()) (stop 
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	w.clock, _ = p.clock.(*Clock)
 	if p.watches[name] == nil {
 		p.watches[name] = make(map[*watch]struct{})
 	}
@@ -66,27 +73,57 @@ func (p *Provider) Notify(name string) {
 // notifyLocked signals every watch of name; it never blocks.
 func (p *Provider) notifyLocked(name string) {
 	for w := range p.watches[name] {
-		select {
-		case w.signal <- struct{}{}:
-		default: // a signal is already pending
-		}
+		w.notify()
 	}
+}
+
+func (w *watch) notify() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending != nil {
+		return // a signal is pending; the changed call it causes is still to come
+	}
+	if w.clock != nil {
+		_, w.pending = w.clock.Hold(context.Background())
+	} else {
+		w.pending = func() {}
+	}
+	select {
+	case w.signal <- struct{}{}:
+	default: // taken up, not yet marked: the call to come sees this change too
+	}
+}
+
+// taken marks the pending signal as taken up, and returns its release.
+func (w *watch) taken() func() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.pending
+	w.pending = nil
+	if r == nil {
+		r = func() {}
+	}
+	return r
 }
 
 func (w *watch) run() {
 	defer close(w.done)
+	defer func() { w.taken()() }() // a signal left pending at stop
 	for {
 		select {
 		case <-w.quit:
 			return
 		case <-w.signal:
 		}
+		release := w.taken()
 		select {
 		case <-w.quit: // stop wins over a pending signal
+			release()
 			return
 		default:
 		}
 		w.changed()
+		release()
 	}
 }
 
