@@ -114,21 +114,21 @@ func TestDestroyAndDelete(t *testing.T) {
 	f.add(secrets.Spec{Name: "a"}, "1", nil)
 	f.add(secrets.Spec{Name: "b"}, "2", nil)
 	ha, _ := f.store.Get(ctx(t), "a")
-	if err := f.store.Destroy("a"); err != nil {
+	if err := f.store.Forget("a"); err != nil {
 		t.Fatal(err)
 	}
 	next(t, ev, secrets.EventDeleted)
 	if err := ha.Use(func([]byte) error { return nil }); !errors.Is(err, secrets.ErrDestroyed) {
-		t.Errorf("Use after Destroy = %v", err)
+		t.Errorf("Use after Forget = %v", err)
 	}
 	if _, err := f.store.Get(ctx(t), "a"); !errors.Is(err, secrets.ErrNotFound) {
-		t.Errorf("Get after Destroy = %v, want ErrNotFound", err)
+		t.Errorf("Get after Forget = %v, want ErrNotFound", err)
 	}
 	if got := f.mem.Fetches("a"); got != 1 {
 		t.Errorf("fetches = %d", got)
 	}
 	if _, err := f.mem.Fetch(ctx(t), "memory://a"); err != nil {
-		t.Errorf("Destroy touched the backend: %v", err)
+		t.Errorf("Forget touched the backend: %v", err)
 	}
 	if err := f.store.Delete(ctx(t), "b"); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestDestroyAndDelete(t *testing.T) {
 func TestCreate(t *testing.T) {
 	f := newFixture(t, nil)
 	pw, err := f.store.Create(ctx(t), secrets.Spec{Name: "gen/pw", Kind: secrets.KindPassword},
-		&secrets.Password{Length: 40, Alphabet: secrets.AlphabetAlphanumeric})
+		&secrets.RandomPassword{Length: 40, Alphabet: secrets.AlphabetAlphanumeric})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestCreate(t *testing.T) {
 		return nil
 	})
 	// Written through to a provider that can write.
-	key, err := f.store.Create(ctx(t), secrets.Spec{Name: "gen/key", Ref: "memory://gen-key"}, &secrets.Key{Bytes: 32})
+	key, err := f.store.Create(ctx(t), secrets.Spec{Name: "gen/key", Ref: "memory://gen-key"}, &secrets.RandomKey{Bytes: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,14 +172,14 @@ func TestCreate(t *testing.T) {
 	if md.Source != "generated" || md.State != secrets.StateActive {
 		t.Errorf("generated metadata = %+v", md)
 	}
-	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "gen/pw"}, &secrets.Key{}); !errors.Is(err, secrets.ErrExists) {
+	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "gen/pw"}, &secrets.RandomKey{}); !errors.Is(err, secrets.ErrExists) {
 		t.Errorf("Create of a taken name = %v, want ErrExists", err)
 	}
 	bad := []secrets.Generator{
-		&secrets.Password{Length: 8, Alphabet: "ab"},  // 8 bits
-		&secrets.Password{Length: 32, Alphabet: "aa"}, // repeated
-		&secrets.Password{Length: 32, Alphabet: "a b"},
-		&secrets.Key{Bytes: -1},
+		&secrets.RandomPassword{Length: 8, Alphabet: "ab"},  // 8 bits
+		&secrets.RandomPassword{Length: 32, Alphabet: "aa"}, // repeated
+		&secrets.RandomPassword{Length: 32, Alphabet: "a b"},
+		&secrets.RandomKey{Bytes: -1},
 	}
 	for i, g := range bad {
 		if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "bad" + string(rune('a'+i))}, g); !errors.Is(err, secrets.ErrInvalid) {
@@ -194,7 +194,7 @@ func TestCreate(t *testing.T) {
 func TestPasswordUniform(t *testing.T) {
 	f := newFixture(t, nil)
 	counts := map[byte]int{}
-	p := &secrets.Password{Length: 66000}
+	p := &secrets.RandomPassword{Length: 66000}
 	for i := range 10 {
 		s, err := f.store.Create(ctx(t), secrets.Spec{Name: "u" + string(rune('a'+i))}, p)
 		if err != nil {

@@ -54,7 +54,7 @@ func TestChildCapacity(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	ctx := context.Background()
 	for i := range n {
-		if _, err := s.Create(ctx, secrets.Spec{Name: fmt.Sprintf("s%07d", i)}, &secrets.Key{Bytes: 32}); err != nil {
+		if _, err := s.Create(ctx, secrets.Spec{Name: fmt.Sprintf("s%07d", i)}, &secrets.RandomKey{Bytes: 32}); err != nil {
 			t.Fatalf("secret %d: %v", i, err)
 		}
 	}

@@ -25,8 +25,9 @@
 // wiped on return. Rotation: refresh ahead of expiry, polling, or push from
 // providers that watch; validation before a swap; an overlap window for the
 // previous version ([Store.Previous]); typed [Event]s. Revocation and
-// deletion: [Store.Revoke], [Store.Destroy] and [Store.Delete] wipe at once
-// and keep the metadata. Inventory: [Store.Inventory]. Monitoring:
+// deletion: [Store.Revoke], [Store.Forget] and [Store.Delete] wipe at once
+// and keep the metadata; Forget touches memory only, Revoke also revokes
+// the versions at the backend, Delete also deletes the secret there. Inventory: [Store.Inventory]. Monitoring:
 // OpenTelemetry metrics and fetch spans, slog audit records, [Store.Health].
 //
 // # Freshness

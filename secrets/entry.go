@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/cpu"
 
+	"github.com/strongroom/strongroom/internal/busy"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -75,6 +76,7 @@ type flight struct {
 	done   chan struct{}
 	err    error
 	cancel context.CancelFunc
+	due    time.Time // when the refresh became due: staleness counts from here
 }
 
 func newEntry(s *Store, spec Spec, p providers.Provider) *entry {
@@ -102,7 +104,7 @@ func (e *entry) watch() {
 		cancel()
 		if err != nil {
 			e.s.log.Warn("strongroom: cannot watch secret; relying on polling and expiry",
-				"secret", e.name, "error", err.Error())
+				"secret", e.name, "error", e.wrap("watch", err, nil).Error())
 		} else {
 			e.mu.Lock()
 			if e.life >= lifeRevoked {
@@ -170,16 +172,23 @@ func (e *entry) startLocked(f *flight) *flight {
 		return f
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.spec.Refresh.Timeout)
+	ctx, release := busy.Hold(e.s.clock, ctx) // a virtual clock waits for the fetch
 	f.cancel = cancel
+	f.due = e.s.clock.Now()
+	if !e.nextRefresh.IsZero() && e.nextRefresh.Before(f.due) {
+		f.due = e.nextRefresh // the scheduler is late, or the clock jumped
+	}
+	e.armStale(f.due)
 	e.flight = f
 	e.nextRefresh = time.Time{}
 	e.s.bg.Add(1)
-	go e.run(ctx, f)
+	go e.run(ctx, f, release)
 	return f
 }
 
-func (e *entry) run(ctx context.Context, f *flight) {
+func (e *entry) run(ctx context.Context, f *flight, release func()) {
 	defer e.s.bg.Done()
+	defer release()
 	ctx, span := e.s.tel.startFetch(ctx, e)
 	v, err := e.prov.Fetch(ctx, e.spec.Ref)
 	f.cancel()
@@ -189,7 +198,7 @@ func (e *entry) run(ctx context.Context, f *flight) {
 		v.Wipe()
 		err = ended
 	} else {
-		err = e.apply(v, err)
+		err = e.apply(v, err, f.due)
 	}
 	span.end(err)
 	e.mu.Lock()
@@ -210,20 +219,25 @@ func (e *entry) run(ctx context.Context, f *flight) {
 	close(f.done)
 }
 
-// apply takes the outcome of a fetch: it validates, seals and swaps in a
-// new value, or records the failure. It wipes v.
-func (e *entry) apply(v *providers.Value, err error) error {
+// apply takes the outcome of a fetch that became due at due: it
+// validates, seals and swaps in a new value, or records the failure. It
+// wipes v.
+func (e *entry) apply(v *providers.Value, err error, due time.Time) error {
 	defer v.Wipe() // also when a provider returns a value with an error
 	now := e.s.clock.Now()
 	if err != nil {
-		return e.fail(EventRefreshFailed, classify("fetch", e.name, e.scrubCurrent(err)), now)
+		var data []byte
+		if v != nil {
+			data = v.Data
+		}
+		return e.fail(EventRefreshFailed, e.wrap("fetch", err, data), now, due)
 	}
 	if v == nil {
-		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now)
+		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now, due)
 	}
 	details, verr := e.vet(v, now)
 	if verr != nil {
-		return e.fail(EventRejected, verr, now)
+		return e.fail(EventRejected, verr, now, due)
 	}
 	if cur := e.cur.Load(); cur != nil && v.Version != "" && cur.version == v.Version && cur.expiresAt.Equal(v.ExpiresAt) {
 		e.mu.Lock()
@@ -237,36 +251,30 @@ func (e *entry) apply(v *providers.Value, err error) error {
 	}
 	sec, serr := e.seal(v, now, details)
 	if serr != nil {
-		return e.fail(EventRefreshFailed, serr, now)
+		return e.fail(EventRefreshFailed, serr, now, due)
 	}
 	return e.install(sec, now)
 }
 
-// scrubCurrent withholds a backend error that quotes the current value.
-func (e *entry) scrubCurrent(err error) error {
-	if cur := e.cur.Load(); cur != nil && cur.acquire() == nil {
-		defer cur.release()
-		cur.open(func(v []byte) error { err = scrub(err, v); return nil })
-	}
-	return err
-}
-
-// vet runs the spec's validator and the expiry check on a new value.
-// vet runs the spec's hooks on a new value: Validate, then Expiry (when
-// the backend gave none), then the expiry check, then Describe. It may set
-// v.ExpiresAt, and returns the details Describe gave.
+// vet runs the spec's checks on a new value: not empty (unless allowed),
+// Validate, then Expiry (when the backend gave none), then the expiry
+// check, then Describe. It may set v.ExpiresAt, and returns the details
+// Describe gave.
 func (e *entry) vet(v *providers.Value, now time.Time) (map[string]string, *Error) {
 	reject := func(err error) (map[string]string, *Error) {
 		return nil, newError("validate", e.name, ErrInvalid, err)
 	}
+	if len(v.Data) == 0 && !e.spec.AllowEmpty {
+		return reject(errEmpty)
+	}
 	if e.spec.Validate != nil {
 		if err := hook(func() error { return e.spec.Validate(v.Data) }); err != nil {
-			return reject(validatorError(err, v.Data))
+			return reject(e.validatorError(err, v.Data))
 		}
 	}
 	if e.spec.Expiry != nil && v.ExpiresAt.IsZero() {
 		if err := hook(func() (err error) { v.ExpiresAt, err = e.spec.Expiry(v.Data); return err }); err != nil {
-			return reject(validatorError(err, v.Data))
+			return reject(e.validatorError(err, v.Data))
 		}
 	}
 	if !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt) {
@@ -290,7 +298,10 @@ func hook(fn func() error) (err error) {
 	return fn()
 }
 
-var errValidatorPanicked error = &ValueError{Reason: "Validate, Expiry or Describe panicked (panic value withheld)"}
+var (
+	errValidatorPanicked error = &ValueError{Reason: "Validate, Expiry or Describe panicked (panic value withheld)"}
+	errEmpty             error = &ValueError{Reason: "empty value (set Spec.AllowEmpty to accept one)"}
+)
 
 // seal makes a handle for v.
 func (e *entry) seal(v *providers.Value, now time.Time, details map[string]string) (*Secret, *Error) {
@@ -302,7 +313,7 @@ func (e *entry) seal(v *providers.Value, now time.Time, details map[string]strin
 		name: e.name, version: v.Version, kind: e.spec.Kind,
 		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
 		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
-		pending: &e.s.pending, details: details,
+		pending: &e.s.pending, details: details, entry: e,
 	}
 	if !v.ExpiresAt.IsZero() {
 		sec.expiresNS = v.ExpiresAt.UnixNano()
@@ -363,16 +374,15 @@ func (e *entry) recovered() {
 	e.staleSent, e.expiredSent = false, false
 }
 
-// fail records a failed or rejected fetch and schedules a retry.
-func (e *entry) fail(kind EventKind, err *Error, now time.Time) error {
+// fail records a failed or rejected fetch, due since due, and schedules
+// a retry.
+func (e *entry) fail(kind EventKind, err *Error, now, due time.Time) error {
 	e.mu.Lock()
 	e.failures++
 	e.lastErr, e.lastErrAt = err, now
 	if e.failingSince.IsZero() {
-		e.failingSince = now
-		if e.spec.MaxStale > 0 && e.cur.Load() != nil {
-			e.staleAt.Store(now.Add(e.spec.MaxStale).UnixNano())
-		}
+		e.failingSince = due
+		e.armStale(due)
 	}
 	if e.life < lifeRevoked {
 		e.nextRefresh = now.Add(e.backoff())
@@ -389,6 +399,17 @@ func (e *entry) fail(kind EventKind, err *Error, now time.Time) error {
 	e.s.log.Warn("strongroom: refresh failed; keeping the last good value", "secret", e.name,
 		"event", kind.String(), "consecutive_failures", failures, "error", err.Error())
 	return err
+}
+
+// armStale starts the staleness budget from due, unless it runs already:
+// a refresh is due, and the value in service counts as stale MaxStale
+// later unless a refresh succeeds first (recovered clears it). Armed when
+// a fetch starts, the budget runs out on time even while the fetch hangs.
+// e.mu is held.
+func (e *entry) armStale(due time.Time) {
+	if e.spec.MaxStale > 0 && e.staleAt.Load() == 0 && e.cur.Load() != nil {
+		e.staleAt.Store(due.Add(e.spec.MaxStale).UnixNano())
+	}
 }
 
 // backoff is the wait before the next attempt after e.failures failures:
@@ -413,6 +434,13 @@ func (e *entry) plan(now time.Time, sec *Secret) time.Time {
 		if next.IsZero() || poll.Before(next) {
 			next = poll
 		}
+	}
+	// A backend that keeps serving the same value as its expiry nears
+	// would otherwise be asked again at ever shorter intervals (two thirds
+	// of what is left, each time): refreshes are at least a tenth of
+	// MinBackoff apart.
+	if floor := now.Add(r.MinBackoff / 10); !next.IsZero() && next.Before(floor) {
+		next = floor
 	}
 	return next
 }
@@ -487,9 +515,9 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 				sec.version, sec.expiresAt.UTC().Format(time.RFC3339)))
 		}
 		if sa != 0 && now.UnixNano() >= sa {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			return nil, e.staleError("get", now)
+			if err := e.staleNow("get", now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	e.counted(sec, consumer, byConsumer)
@@ -527,8 +555,27 @@ func (e *entry) markRead() {
 
 // staleError explains a spent staleness budget. e.mu is held.
 func (e *entry) staleError(op string, now time.Time) error {
+	since := time.Unix(0, e.staleAt.Load()).Add(-e.spec.MaxStale)
+	if e.failures == 0 || e.lastErr == nil {
+		return newError(op, e.name, ErrStale, fmt.Errorf("no refresh has completed in the %s since one was due, over the %s budget (a fetch is under way)",
+			now.Sub(since).Round(time.Millisecond), e.spec.MaxStale))
+	}
 	return newError(op, e.name, ErrStale, fmt.Errorf("refreshes failing for %s, over the %s budget; last error: %v",
-		now.Sub(e.failingSince).Round(time.Millisecond), e.spec.MaxStale, e.lastErr))
+		now.Sub(since).Round(time.Millisecond), e.spec.MaxStale, e.lastErr))
+}
+
+// staleNow returns the staleness error when the budget is spent at now,
+// and nil otherwise.
+func (e *entry) staleNow(op string, now time.Time) error {
+	if sa := e.staleAt.Load(); sa == 0 || now.UnixNano() < sa {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if sa := e.staleAt.Load(); sa == 0 || now.UnixNano() < sa {
+		return nil // recovered meanwhile
+	}
+	return e.staleError(op, now)
 }
 
 // first waits for the first value.
@@ -601,6 +648,10 @@ func (e *entry) previous() (*Secret, error) {
 	if prev == nil || !now.Before(e.prevUntil) {
 		e.mu.Unlock()
 		return nil, newError("previous", e.name, ErrNotFound, fmt.Errorf("no previous version within its overlap window"))
+	}
+	if sa := e.staleAt.Load(); sa != 0 && now.UnixNano() >= sa {
+		defer e.mu.Unlock()
+		return nil, e.staleError("previous", now)
 	}
 	e.mu.Unlock()
 	e.counted(prev, "", nil)

@@ -1,10 +1,14 @@
 package secrets
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/leak"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -114,41 +118,85 @@ func classify(op, name string, err error) *Error {
 // network error): Error.Err says what.
 var errFetch = errors.New("secrets: failed")
 
-// scrub withholds err's message when it contains value: validators and
-// backends are not ours, and a message that quotes the value must not
-// reach a log or an event. The error stays in the chain for errors.Is and
-// errors.As.
-func scrub(err error, value []byte) error {
-	if err == nil || len(value) == 0 || !containsBytes(err.Error(), value) {
+// scrub withholds err's message when it may quote one of values (see
+// internal/leak: any run of 8 bytes, case-insensitive): validators and
+// backends are not ours, and a message that quotes a value must not reach
+// a log, an event or an error chain.
+func scrub(err error, values ...[]byte) error {
+	if err == nil || !leak.Quotes(err.Error(), values...) {
 		return err
 	}
-	return &withheld{err: err, why: "it contained the value"}
+	return withhold(err, "it may quote a secret value")
 }
 
-func containsBytes(s string, b []byte) bool {
-	if len(b) > len(s) {
-		return false
-	}
-	for i := 0; i+len(b) <= len(s); i++ {
-		if s[i] == b[0] && s[i:i+len(b)] == string(b) {
-			return true
+// withhold replaces err by a *WithheldError that keeps its type and the
+// sentinels it matches, and drops the error itself.
+func withhold(err error, reason string) *WithheldError {
+	w := &WithheldError{Type: fmt.Sprintf("%T", err), Reason: reason}
+	chainTypes(err, func(t string) { w.Chain = append(w.Chain, t) })
+	for _, k := range classes {
+		if errors.Is(err, k) {
+			w.kinds = append(w.kinds, k)
 		}
 	}
-	return false
+	return w
 }
 
-// withheld is an error whose message is not shown, because it may quote a
-// secret value; Unwrap still returns it.
-type withheld struct {
-	err error
-	why string
+// classes are the sentinels a withheld error keeps, so that errors.Is
+// still classifies it.
+var classes = []error{
+	ErrNotFound, ErrExists, ErrClosed, ErrStale, ErrExpired, ErrRevoked, ErrDestroyed,
+	ErrPermission, ErrInvalid, ErrUnsupported, ErrLockedMemory,
+	providers.ErrNotFound, providers.ErrInvalidRef, providers.ErrInvalid,
+	providers.ErrPermission, providers.ErrClosed, providers.ErrUnsupported,
+	context.Canceled, context.DeadlineExceeded,
+	fs.ErrNotExist, fs.ErrPermission, fs.ErrExist, fs.ErrClosed,
+	guard.ErrLockedMemory, guard.ErrClosed, guard.ErrCorrupt,
 }
 
-func (w *withheld) Error() string {
-	return fmt.Sprintf("%T message withheld: %s", w.err, w.why)
+// WithheldError stands in an error chain for an error whose message was
+// not shown because it may quote a secret value (a backend's error that
+// echoes what it was given, a validator's error not made with
+// [InvalidValue]). It keeps the original's type name and classification:
+// errors.Is matches the sentinels of this package, of package providers,
+// of package context and of io/fs that the original matched. The original
+// error itself is dropped, so errors.As cannot reach it nor anything it
+// held.
+type WithheldError struct {
+	Type   string   // the withheld error's dynamic type, as %T prints it
+	Chain  []string // the types of the errors it wrapped, depth first
+	Reason string   // why it was withheld
+	kinds  []error
 }
 
-func (w *withheld) Unwrap() error { return w.err }
+// Error returns the types and the reason, never the original message.
+func (w *WithheldError) Error() string {
+	msg := w.Type
+	if len(w.Chain) > 0 {
+		msg += " (wrapping " + strings.Join(w.Chain, ", ") + ")"
+	}
+	return msg + " message withheld: " + w.Reason
+}
+
+// chainTypes calls fn with the type of every error err wraps, depth first.
+func chainTypes(err error, fn func(string)) {
+	var inner []error
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		inner = []error{u.Unwrap()}
+	case interface{ Unwrap() []error }:
+		inner = u.Unwrap()
+	}
+	for _, e := range inner {
+		if e != nil {
+			fn(fmt.Sprintf("%T", e))
+			chainTypes(e, fn)
+		}
+	}
+}
+
+// Unwrap returns the sentinels the withheld error matched.
+func (w *WithheldError) Unwrap() []error { return w.kinds }
 
 // ValueError is a reason, given by a Spec.Validate function, for rejecting
 // a value. Its text is shown in errors, events and logs; any other error a
@@ -168,11 +216,45 @@ func InvalidValue(format string, args ...any) error {
 	return &ValueError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// validatorError is what the Store reports of a validator's err.
-func validatorError(err error, value []byte) error {
+// validatorError is what the Store reports of a validator's err about
+// value: a *ValueError as it is (unless it quotes a value), any other error
+// withheld.
+func (e *entry) validatorError(err error, value []byte) error {
 	var ve *ValueError
 	if errors.As(err, &ve) {
-		return scrub(err, value)
+		return e.scrub(err, value)
 	}
-	return &withheld{err: err, why: "return secrets.InvalidValue from a validator to give a reason"}
+	return withhold(err, "return secrets.InvalidValue from a validator to give a reason")
+}
+
+// scrub withholds err when it may quote value or a version e holds (the
+// current one, and the previous one in its overlap). Every error from
+// outside the store that concerns a secret (a provider's, a validator's, a
+// generator's) passes through here.
+func (e *entry) scrub(err error, value []byte) error {
+	if err == nil {
+		return nil
+	}
+	if err = scrub(err, value); err != nil {
+		if _, done := err.(*WithheldError); done {
+			return err
+		}
+	}
+	e.mu.Lock()
+	held := []*Secret{e.cur.Load(), e.prev}
+	e.mu.Unlock()
+	for _, sec := range held {
+		if sec == nil || sec.acquire() != nil {
+			continue
+		}
+		sec.open(func(v []byte) error { err = scrub(err, v); return nil })
+		sec.release()
+	}
+	return err
+}
+
+// wrap is classify for a provider's error about e, scrubbed against value
+// and the versions e holds.
+func (e *entry) wrap(op string, err error, value []byte) *Error {
+	return classify(op, e.name, e.scrub(err, value))
 }

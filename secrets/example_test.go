@@ -57,7 +57,9 @@ func Example_virtualClock() {
 		Clock:     clock,
 	})
 	defer store.Close()
-	events := make(chan secrets.Event, 10)
+	// Advance waits until every event it caused has been delivered, so a
+	// subscriber must not block: this channel has room for all of them.
+	events := make(chan secrets.Event, 100)
 	store.Subscribe("api-token", func(e secrets.Event) { events <- e })
 	store.Add(secrets.Spec{Name: "api-token", Ref: "memory://api-token", MaxStale: 10 * time.Minute})
 	fmt.Println(<-events)
@@ -84,6 +86,49 @@ func Example_virtualClock() {
 	// refresh_failed
 	// within the staleness budget: <nil>
 	// past it: true
+}
+
+// The fake in a test: the virtual clock moves only when the test says, and
+// when Wait or Advance returns, every fetch, retry and event it caused has
+// finished, so the test reads the outcome at once, without sleeping or
+// polling. This is the README's snippet.
+func Example_fake() {
+	ctx := context.Background()
+	clock := memory.NewClock(time.Now())
+	fake := memory.New(&memory.Options{Clock: clock})
+	fake.Set("token", []byte("t1"), &memory.SetOptions{TTL: time.Hour})
+	store, _ := secrets.Open(ctx, &secrets.Options{
+		Providers: map[string]providers.Provider{"memory": fake}, Clock: clock,
+	})
+	defer store.Close()
+	store.Add(secrets.Spec{Name: "token", Ref: "memory://token", MaxStale: 10 * time.Minute})
+	clock.Wait() // the first load has finished
+	fmt.Println(valueOf(ctx, store, "token"))
+
+	fake.Set("token", []byte("t2"), &memory.SetOptions{TTL: time.Hour}) // a rotation
+	clock.Wait()                                                        // fetched, and every subscriber told
+	fmt.Println(valueOf(ctx, store, "token"))
+
+	fake.Fail("token", errors.New("connection refused"), -1) // an outage
+	clock.Advance(41 * time.Minute)                          // the refresh, due 34 to 40 minutes in, has failed: t2 is still served
+	fmt.Println(valueOf(ctx, store, "token"))
+	clock.Advance(10 * time.Minute) // over ten minutes since it was due: Get returns ErrStale
+	_, err := store.Get(ctx, "token")
+	fmt.Println(errors.Is(err, secrets.ErrStale))
+	// Output:
+	// t1
+	// t2
+	// t2
+	// true
+}
+
+// valueOf returns a secret's value, or the error, as text (test data only).
+func valueOf(ctx context.Context, store *secrets.Store, name string) string {
+	var v string
+	if err := store.Use(ctx, name, func(b []byte) error { v = string(b); return nil }); err != nil {
+		return err.Error()
+	}
+	return v
 }
 
 func ExampleStore_Scope() {
@@ -114,7 +159,7 @@ func ExampleStore_Create() {
 	store, _ := secrets.Open(ctx, nil)
 	defer store.Close()
 	pw, err := store.Create(ctx, secrets.Spec{Name: "admin", Kind: secrets.KindPassword},
-		&secrets.Password{Length: 24, Alphabet: secrets.AlphabetAlphanumeric})
+		&secrets.RandomPassword{Length: 24, Alphabet: secrets.AlphabetAlphanumeric})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -22,7 +22,7 @@ type Generator interface {
 	Generate(dst []byte, r io.Reader) error
 }
 
-// Alphabets for [Password].
+// Alphabets for [RandomPassword].
 const (
 	// AlphabetAlphanumeric: ASCII letters and digits (62 symbols).
 	AlphabetAlphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -34,10 +34,10 @@ const (
 // minPasswordBits is the least entropy a generated password may carry.
 const minPasswordBits = 64
 
-// Password generates a random password: each character drawn uniformly
+// RandomPassword generates a random password: each character drawn uniformly
 // (by rejection sampling, without modulo bias) from Alphabet. Its entropy
 // is Length × log2(len(Alphabet)) bits, and must be at least 64.
-type Password struct {
+type RandomPassword struct {
 	// Length in characters. Zero: 32.
 	Length int
 	// Alphabet of distinct printable ASCII characters (no space), 2 to
@@ -46,7 +46,7 @@ type Password struct {
 }
 
 // Size returns the password's length.
-func (p *Password) Size() int {
+func (p *RandomPassword) Size() int {
 	if p.Length == 0 {
 		return 32
 	}
@@ -54,7 +54,7 @@ func (p *Password) Size() int {
 }
 
 // Generate fills dst with the password.
-func (p *Password) Generate(dst []byte, r io.Reader) error {
+func (p *RandomPassword) Generate(dst []byte, r io.Reader) error {
 	alpha := p.Alphabet
 	if alpha == "" {
 		alpha = AlphabetURLSafe
@@ -104,17 +104,17 @@ func checkAlphabet(a string) error {
 	return nil
 }
 
-// Key generates Bytes random bytes, for symmetric keys and HMAC secrets.
-type Key struct {
+// RandomKey generates Bytes random bytes, for symmetric keys and HMAC secrets.
+type RandomKey struct {
 	// Bytes is the key length, at least 16 (128 bits). Zero: 32.
 	Bytes int
 }
 
-// minKeyBytes is the shortest key Key generates.
+// minKeyBytes is the shortest key RandomKey generates.
 const minKeyBytes = 16
 
 // Size returns the key length.
-func (k *Key) Size() int {
+func (k *RandomKey) Size() int {
 	if k.Bytes == 0 {
 		return 32
 	}
@@ -122,7 +122,7 @@ func (k *Key) Size() int {
 }
 
 // Generate fills dst with random bytes.
-func (k *Key) Generate(dst []byte, r io.Reader) error {
+func (k *RandomKey) Generate(dst []byte, r io.Reader) error {
 	if len(dst) < minKeyBytes {
 		return fmt.Errorf("key of %d bytes is shorter than %d", len(dst), minKeyBytes)
 	}
@@ -191,37 +191,48 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 	return sec, nil
 }
 
-// generate makes, vets, writes and seals e's first value.
+// generate makes e's first value with gen, then writes, vets and seals
+// it.
 func (s *Store) generate(ctx context.Context, e *entry, w providers.Writer, gen Generator, n int) (*Secret, error) {
 	var sec *Secret
 	err := s.guard.Scratch(n, func(buf []byte) error {
 		if err := gen.Generate(buf, rand.Reader); err != nil {
-			return newError("create", e.name, ErrInvalid, scrub(err, buf))
+			return newError("create", e.name, ErrInvalid, e.scrub(err, buf))
 		}
-		v := providers.Value{Data: buf}
-		details, verr := e.vet(&v, s.clock.Now())
-		if verr != nil {
-			return verr
-		}
-		if w != nil {
-			var err error
-			if v.Version, err = w.Write(ctx, e.spec.Ref, buf); err != nil {
-				return classify("create", e.name, err)
-			}
-		} else {
-			v.Version = randomVersion()
-		}
-		var serr *Error
-		if sec, serr = e.seal(&v, s.clock.Now(), details); serr != nil {
-			return serr
-		}
-		return nil
+		var err error
+		sec, err = e.put(ctx, "create", w, buf)
+		return err
 	})
 	if err != nil {
 		if _, ok := err.(*Error); !ok {
 			err = classify("create", e.name, err)
 		}
 		return nil, err
+	}
+	return sec, nil
+}
+
+// put vets value, writes it to e's backend through w (when w is not nil)
+// and seals it, returning the new version's handle, not yet in service.
+// It is the one path of every writer (Create, Write), so that a backend's
+// error about a value is always scrubbed before it is returned.
+func (e *entry) put(ctx context.Context, op string, w providers.Writer, value []byte) (*Secret, error) {
+	v := providers.Value{Data: value}
+	details, verr := e.vet(&v, e.s.clock.Now())
+	if verr != nil {
+		return nil, verr
+	}
+	if w != nil {
+		var err error
+		if v.Version, err = w.Write(ctx, e.spec.Ref, value); err != nil {
+			return nil, e.wrap(op, err, value) // a backend's error may quote what it was given
+		}
+	} else {
+		v.Version = randomVersion()
+	}
+	sec, serr := e.seal(&v, e.s.clock.Now(), details)
+	if serr != nil {
+		return nil, serr
 	}
 	return sec, nil
 }

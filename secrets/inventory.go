@@ -24,7 +24,7 @@ const (
 	StateExpired
 	// StateRevoked: ended by Revoke.
 	StateRevoked
-	// StateDeleted: ended by Destroy or Delete.
+	// StateDeleted: ended by Forget or Delete.
 	StateDeleted
 	// StateClosed: the Store is closed.
 	StateClosed

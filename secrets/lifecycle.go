@@ -35,16 +35,22 @@ func (s *Store) Revoke(ctx context.Context, name string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return classify("revoke", name, errors.Join(errs...))
+		return e.wrap("revoke", errors.Join(errs...), nil)
 	}
 	return nil
 }
 
-// Destroy wipes the secret in memory at once and marks it deleted, without
-// touching the backend: reads then fail with ErrNotFound and refreshing
-// stops. The inventory keeps its metadata, marked deleted.
-func (s *Store) Destroy(name string) error {
-	e, err := s.lookup("destroy", name)
+// Forget wipes the secret in memory at once and marks it deleted, without
+// touching the backend: this process forgets it, the backend keeps it.
+// Reads then fail with ErrNotFound and refreshing stops. The inventory
+// keeps its metadata, marked deleted; declaring the name again with Add
+// loads it afresh.
+//
+// Of the three ways to end a secret, Forget touches only memory, [Store.Revoke]
+// also revokes the versions held at the backend (which goes on serving
+// newer ones), and [Store.Delete] also deletes the secret at the backend.
+func (s *Store) Forget(name string) error {
+	e, err := s.lookup("forget", name)
 	if err != nil {
 		return err
 	}
@@ -58,7 +64,7 @@ func (e *entry) destroyed() {
 	e.s.log.Info("strongroom: secret deleted and wiped", "secret", e.name, "versions", versions)
 }
 
-// Delete is Destroy, then deletes the secret at the backend. It fails with
+// Delete is Forget, then deletes the secret at the backend. It fails with
 // ErrUnsupported, before wiping anything, when the provider cannot delete.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	e, err := s.lookup("delete", name)
@@ -71,7 +77,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	e.destroyed()
 	if err := d.Delete(ctx, e.spec.Ref); err != nil {
-		return classify("delete", name, err)
+		return e.wrap("delete", err, nil)
 	}
 	return nil
 }
@@ -99,17 +105,9 @@ func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, 
 		return nil, err
 	}
 	defer s.bg.Done()
-	v := providers.Value{Data: value}
-	details, verr := e.vet(&v, s.clock.Now())
-	if verr != nil {
-		return nil, verr
-	}
-	if v.Version, err = w.Write(ctx, e.spec.Ref, value); err != nil {
-		return nil, classify("write", name, scrub(err, value)) // a backend's error may quote what it was given
-	}
-	sec, serr := e.seal(&v, s.clock.Now(), details)
-	if serr != nil {
-		return nil, serr
+	sec, err := e.put(ctx, "write", w, value)
+	if err != nil {
+		return nil, err
 	}
 	if cur := e.cur.Load(); cur != nil && cur.version == sec.version && cur.expiresAt.Equal(sec.expiresAt) {
 		sec.destroy(newError("use", name, ErrDestroyed, errSuperseded)) // a watcher got there first

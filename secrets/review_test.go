@@ -18,7 +18,7 @@ import (
 // scheduler must not spin on it, and Close must return.
 func TestGeneratedSecretIgnoresInterval(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "g", Refresh: secrets.RefreshPolicy{Interval: time.Minute}}, &secrets.Key{}); err != nil {
+	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "g", Refresh: secrets.RefreshPolicy{Interval: time.Minute}}, &secrets.RandomKey{}); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(time.Hour)
@@ -45,7 +45,7 @@ func TestCreateRacingClose(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := f.store.Create(ctx(t), secrets.Spec{Name: fmt.Sprintf("c%d-%d", i, j)}, &secrets.Password{Length: 4096})
+				_, err := f.store.Create(ctx(t), secrets.Spec{Name: fmt.Sprintf("c%d-%d", i, j)}, &secrets.RandomPassword{Length: 4096})
 				if err != nil && !errors.Is(err, secrets.ErrClosed) {
 					t.Errorf("Create during Close: %v", err)
 				}
@@ -148,11 +148,11 @@ func TestRevokeRevokesPreviousToo(t *testing.T) {
 
 func TestCreateNameRules(t *testing.T) {
 	f := newFixture(t, nil)
-	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "n"}, &secrets.Key{}); err != nil {
+	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "n"}, &secrets.RandomKey{}); err != nil {
 		t.Fatal(err)
 	}
 	f.store.Revoke(ctx(t), "n")
-	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "n"}, &secrets.Key{}); err != nil {
+	if _, err := f.store.Create(ctx(t), secrets.Spec{Name: "n"}, &secrets.RandomKey{}); err != nil {
 		t.Errorf("Create of a revoked name: %v", err)
 	}
 	// Two Creates of one name: one wins, and the backend holds its value.
@@ -163,7 +163,7 @@ func TestCreateNameRules(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = f.store.Create(ctx(t), secrets.Spec{Name: "race", Ref: "memory://race"}, &secrets.Key{})
+			results[i], errs[i] = f.store.Create(ctx(t), secrets.Spec{Name: "race", Ref: "memory://race"}, &secrets.RandomKey{})
 		}()
 	}
 	wg.Wait()
@@ -265,7 +265,7 @@ func TestWriteExpiryDescribe(t *testing.T) {
 	if _, err := f.store.Write(ctx(t), "w", []byte(in(-time.Minute)+":old")); !errors.Is(err, secrets.ErrInvalid) {
 		t.Errorf("Write of an expired value = %v, want ErrInvalid", err)
 	}
-	f.store.Create(ctx(t), secrets.Spec{Name: "gen"}, &secrets.Key{})
+	f.store.Create(ctx(t), secrets.Spec{Name: "gen"}, &secrets.RandomKey{})
 	if _, err := f.store.Write(ctx(t), "gen", []byte("x")); !errors.Is(err, secrets.ErrUnsupported) {
 		t.Errorf("Write to a generated secret = %v, want ErrUnsupported", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"sync"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/busy"
 )
 
 // scheduler wakes entries at their deadlines (refresh, end of overlap,
@@ -12,6 +14,8 @@ type scheduler struct {
 	s      *Store
 	mu     sync.Mutex
 	heap   entryHeap
+	hold   func() func() // with a clock that waits for work (internal/busy); else nil
+	held   []func()      // releases of pokes not yet taken up
 	kick   chan struct{}
 	done   chan struct{}
 	exited chan struct{}
@@ -19,6 +23,7 @@ type scheduler struct {
 
 func (sc *scheduler) init(s *Store) {
 	sc.s = s
+	sc.hold = busy.Func(s.clock)
 	sc.kick = make(chan struct{}, 1)
 	sc.done = make(chan struct{})
 	sc.exited = make(chan struct{})
@@ -46,7 +51,16 @@ func (sc *scheduler) set(e *entry, t time.Time) {
 	}
 }
 
+// poke wakes run. With a clock that waits for work, the poke holds it
+// until run has taken it up: a timer's poke, or a new deadline set by a
+// fetch, is acted on before the clock moves on.
 func (sc *scheduler) poke() {
+	if sc.hold != nil {
+		release := sc.hold()
+		sc.mu.Lock()
+		sc.held = append(sc.held, release)
+		sc.mu.Unlock()
+	}
 	select {
 	case sc.kick <- struct{}{}:
 	default:
@@ -63,7 +77,16 @@ func (sc *scheduler) run() {
 	}()
 	var due []*entry
 	var nextSweep time.Time
+	var taken []func() // releases of the pokes this pass answers
+	defer func() { releaseAll(taken) }()
 	for {
+		if sc.hold != nil {
+			sc.mu.Lock()
+			taken = append(taken, sc.held...)
+			clear(sc.held)
+			sc.held = sc.held[:0]
+			sc.mu.Unlock()
+		}
 		now := sc.s.clock.Now()
 		if nextSweep.IsZero() && sc.s.sweepDue.Load() {
 			nextSweep = time.Unix(0, sc.s.sweepFrom.Load()).Add(readSweep)
@@ -102,12 +125,22 @@ func (sc *scheduler) run() {
 				continue
 			}
 		}
+		taken = releaseAll(taken)
 		select {
 		case <-sc.kick:
 		case <-sc.done:
 			return
 		}
 	}
+}
+
+// releaseAll calls every release and returns the emptied slice.
+func releaseAll(rs []func()) []func() {
+	for i, r := range rs {
+		r()
+		rs[i] = nil
+	}
+	return rs[:0]
 }
 
 // readSweep is the resolution of Metadata.LastRead: a read sets a mark and

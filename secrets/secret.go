@@ -21,7 +21,7 @@ import (
 // every caller until the version changes.
 //
 // A handle stays usable until its version is wiped: after a rotation, when
-// the overlap window (Spec.Overlap) ends; at once on Revoke, Destroy,
+// the overlap window (Spec.Overlap) ends; at once on Revoke, Forget,
 // Delete or Close. Then Use returns an error matching [ErrDestroyed] (and
 // [ErrRevoked] after a revocation). Hold handles briefly; call Get again
 // for the current version.
@@ -41,6 +41,7 @@ type Secret struct {
 	guard     *guard.Guard
 
 	details map[string]string // from Spec.Describe; never a value
+	entry   *entry            // for its staleness budget
 	sealed  *guard.Sealed
 	pending *sync.WaitGroup // the Store's count of wipes left to readers
 
@@ -77,8 +78,10 @@ func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
 // value anywhere that outlives the call; it should be short, since scratch
 // memory is a bounded pool. fn may call the Store (Get, Refresh, Revoke, ...)
 // but not Store.Close, which waits for Use calls under way. Use returns fn's
-// error, or an error matching ErrDestroyed, ErrExpired or ErrLockedMemory
-// without calling fn.
+// error, or an error matching ErrDestroyed, ErrExpired, ErrStale or
+// ErrLockedMemory without calling fn. A handle taken before the secret's
+// staleness budget ran out (Spec.MaxStale) fails with ErrStale as Get
+// does, until a refresh succeeds.
 //
 // Use does not allocate.
 func (s *Secret) Use(fn func(value []byte) error) error {
@@ -86,8 +89,14 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 		return err
 	}
 	defer s.release()
-	if s.expiresNS != 0 && s.clock.Now().UnixNano() >= s.expiresNS {
-		return newError("use", s.name, ErrExpired, nil)
+	if s.expiresNS != 0 || s.entry.staleAt.Load() != 0 {
+		now := s.clock.Now()
+		if s.expiresNS != 0 && now.UnixNano() >= s.expiresNS {
+			return newError("use", s.name, ErrExpired, nil)
+		}
+		if err := s.entry.staleNow("use", now); err != nil {
+			return err
+		}
 	}
 	return s.open(fn)
 }

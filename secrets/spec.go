@@ -78,11 +78,20 @@ type Spec struct {
 	// RefreshPolicy's fields.
 	Refresh RefreshPolicy
 
-	// MaxStale is the staleness budget: after a refresh fails, the last
-	// good value is served for at most this long (and never past its own
-	// expiry); then reads fail with ErrStale until a refresh succeeds.
-	// Zero: no budget; the last good value is served until it expires.
+	// MaxStale is the staleness budget: once a refresh is due (its
+	// scheduled time, or when a change was signalled or a refresh asked
+	// for), the last good value is served for at most this long without a
+	// successful refresh (and never past its own expiry); then reads,
+	// handles already held included, fail with ErrStale until a refresh
+	// succeeds. The budget runs while a fetch hangs, not from when it
+	// fails. Zero: no budget; the last good value is served until it
+	// expires.
 	MaxStale time.Duration
+
+	// AllowEmpty accepts an empty value. Zero: an empty value is rejected
+	// (ErrInvalid, the old value kept), since a backend that serves one is
+	// far more often half-way through a rewrite than meaning it.
+	AllowEmpty bool
 
 	// Overlap is how long the previous version stays readable (through
 	// Store.Previous and handles already held) after a rotation, so that a

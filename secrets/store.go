@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/strongroom/strongroom/internal/backoff"
+	"github.com/strongroom/strongroom/internal/busy"
 	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/providers"
@@ -107,6 +108,7 @@ func open(ctx context.Context, opts *Options) (*Store, error) {
 		return nil, newError("open", "", ErrInvalid, err)
 	}
 	s.hub.Buffer = o.EventBuffer
+	s.hub.Hold = busy.Func(s.clock) // a virtual clock waits for deliveries
 	s.hub.Drop = func(last *Event) { last.Dropped++ }
 	s.hub.Panic = func(e Event, r any) {
 		s.log.Error("strongroom: event subscriber panicked", "event", e.Kind.String(), "secret", e.Secret, "panic", fmt.Sprint(r))
