@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// ServerOptions configure [ServerConfig] and [HookServerConfig]. A nil
-// *ServerOptions means the defaults: no client certificates.
-type ServerOptions struct {
+// ServerConfigOptions configure [ServerConfig] and [HookServerConfig]. A nil
+// *ServerConfigOptions means the defaults: no client certificates.
+type ServerConfigOptions struct {
 	// ClientCAs, when set, is the rotating bundle client certificates are
 	// verified against (mTLS): every certificate a client presents is
 	// verified against the bundle's CAs of the moment, for client
@@ -38,7 +38,7 @@ type ServerOptions struct {
 // client certificates against that rotating bundle. It can go to an
 // http.Server as is: it sets no GetConfigForClient, so what the server
 // adds to its copy of the config (HTTP/2 in NextProtos) stays.
-func ServerConfig(src *Source, opts *ServerOptions) *tls.Config {
+func ServerConfig(src *Source, opts *ServerConfigOptions) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	HookServerConfig(cfg, src, opts)
 	return cfg
@@ -51,7 +51,7 @@ func ServerConfig(src *Source, opts *ServerOptions) *tls.Config {
 //
 // With opts.ClientCAs it sets ClientAuth to tls.RequireAnyClientCert (or
 // tls.RequestClientCert when a certificate is optional, see
-// [ServerOptions].ClientAuth), so that crypto/tls asks for a client
+// [ServerConfigOptions].ClientAuth), so that crypto/tls asks for a client
 // certificate but leaves its verification to VerifyConnection, which it
 // wraps: the chain must verify to the bundle's CAs of the moment, for
 // client authentication, at the config's Time. crypto/tls runs
@@ -76,8 +76,8 @@ func ServerConfig(src *Source, opts *ServerOptions) *tls.Config {
 // after) and ClientCAs, so that it cannot turn client verification off.
 // No GetConfigForClient is added otherwise: handshakes use the config
 // they start with, including what an http.Server adds to its copy (h2).
-func HookServerConfig(cfg *tls.Config, src *Source, opts *ServerOptions) {
-	var o ServerOptions
+func HookServerConfig(cfg *tls.Config, src *Source, opts *ServerConfigOptions) {
+	var o ServerConfigOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -164,9 +164,9 @@ func verifyPeer(bundle *TrustBundle, peer []*x509.Certificate, name string, usag
 	return chains, nil
 }
 
-// ClientOptions configure [ClientConfig] and [HookClientConfig]. A nil
-// *ClientOptions means the defaults.
-type ClientOptions struct {
+// ClientConfigOptions configure [ClientConfig] and [HookClientConfig]. A nil
+// *ClientConfigOptions means the defaults.
+type ClientConfigOptions struct {
 	// RootCAs, when set, is the rotating bundle servers are verified
 	// against. Nil: the config's own RootCAs (the system roots for a new
 	// one), verified by crypto/tls.
@@ -188,7 +188,7 @@ type ClientOptions struct {
 // presents src's certificate when the server asks for one (src may be nil
 // for no client certificate) and, with opts.RootCAs, verifies the server
 // against that rotating bundle.
-func ClientConfig(src *Source, opts *ClientOptions) *tls.Config {
+func ClientConfig(src *Source, opts *ClientConfigOptions) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	HookClientConfig(cfg, src, opts)
 	return cfg
@@ -203,8 +203,8 @@ func ClientConfig(src *Source, opts *ClientOptions) *tls.Config {
 // key usage) in VerifyConnection, which also runs on resumed sessions. A
 // VerifyConnection already set runs after it and sees the verified chains
 // in ConnectionState.VerifiedChains.
-func HookClientConfig(cfg *tls.Config, src *Source, opts *ClientOptions) {
-	var o ClientOptions
+func HookClientConfig(cfg *tls.Config, src *Source, opts *ClientConfigOptions) {
+	var o ClientConfigOptions
 	if opts != nil {
 		o = *opts
 	}
@@ -224,7 +224,7 @@ func HookClientConfig(cfg *tls.Config, src *Source, opts *ClientOptions) {
 		}
 		if name == "" {
 			return &Error{Op: "verify", Certificate: bundle.opts.Name, Kind: ErrConfig,
-				Err: reason("no server name to verify the server's certificate against (no SNI is sent for an IP address); set ClientOptions.ServerName")}
+				Err: reason("no server name to verify the server's certificate against (no SNI is sent for an IP address); set ClientConfigOptions.ServerName")}
 		}
 		if len(cs.PeerCertificates) == 0 {
 			return &Error{Op: "verify", Certificate: bundle.opts.Name, Kind: ErrUntrusted, Err: reason("the server sent no certificate")}

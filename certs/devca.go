@@ -57,7 +57,7 @@ type DevCAOptions struct {
 // collector reuses its memory.
 //
 // A DevCA is safe for concurrent use. It starts no goroutine and needs no
-// Close; destroy its key with Store.Destroy(KeySecret) when done, or let
+// Close; destroy its key with Store.Forget(KeySecret) when done, or let
 // the store's Close wipe it.
 type DevCA struct {
 	store    *secrets.Store
@@ -125,11 +125,11 @@ func NewDevCA(ctx context.Context, store *secrets.Store, opts *DevCAOptions) (*D
 		return x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	})
 	if err != nil {
-		store.Destroy(o.KeySecret)
+		store.Forget(o.KeySecret)
 		return nil, err
 	}
 	if ca.root, err = x509.ParseCertificate(der); err != nil {
-		store.Destroy(o.KeySecret)
+		store.Forget(o.KeySecret)
 		return nil, &Error{Op: "new", Certificate: o.CommonName, Kind: ErrIssue, Err: err}
 	}
 	return ca, nil

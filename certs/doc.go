@@ -41,9 +41,9 @@
 // # Trust bundles and mTLS
 //
 // A [TrustBundle] is a set of CAs held as a secret: [ServerConfig] with
-// [ServerOptions].ClientCAs verifies client certificates against the
+// [ServerConfigOptions].ClientCAs verifies client certificates against the
 // bundle of the moment (through GetConfigForClient), and [ClientConfig]
-// with [ClientOptions].RootCAs verifies servers against it (through
+// with [ClientConfigOptions].RootCAs verifies servers against it (through
 // VerifyConnection). A CA rotation with an overlap (old and new CA both in
 // the bundle for a while, or [TrustOptions].Overlap) needs no restart on
 // either side. [HookServerConfig] and [HookClientConfig] add the same to

@@ -93,7 +93,7 @@ func ExampleCertificateSpec() {
 	}
 	fmt.Println("expires:", md.ExpiresAt.UTC().Format(time.RFC3339))
 
-	mem.Set("api-cert", []byte("-----BEGIN CERTIFICATE-----\ntruncated"), nil)
+	mem.Set("api-cert", []byte("-----BEGIN CERTIFICATE-----\nMIIB"), nil)
 	err = store.Refresh(ctx, "api-cert")
 	fmt.Println(err)
 	// Output:
@@ -158,7 +158,7 @@ func ExampleServerConfig_mutualTLS() {
 	}
 	defer client.Close()
 
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", certs.ServerConfig(server, &certs.ServerOptions{ClientCAs: trust}))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", certs.ServerConfig(server, &certs.ServerConfigOptions{ClientCAs: trust}))
 	if err != nil {
 		panic(err)
 	}
@@ -172,7 +172,7 @@ func ExampleServerConfig_mutualTLS() {
 		}
 	}()
 	conn, err := tls.Dial("tcp", ln.Addr().String(),
-		certs.ClientConfig(client, &certs.ClientOptions{RootCAs: trust, ServerName: "localhost"}))
+		certs.ClientConfig(client, &certs.ClientConfigOptions{RootCAs: trust, ServerName: "localhost"}))
 	if err != nil {
 		panic(err)
 	}

@@ -197,7 +197,9 @@ func newFixture(t *testing.T, clock *memory.Clock) *fixture {
 func (f *fixture) declare(name string, value []byte, wrap func(secrets.Spec) secrets.Spec) {
 	f.t.Helper()
 	f.mem.Set(name, value, nil)
-	spec := secrets.Spec{Name: name, Ref: memory.Ref(name)}
+	// An empty secret is declared on purpose here: a pair whose renewal
+	// writes its first certificate.
+	spec := secrets.Spec{Name: name, Ref: memory.Ref(name), AllowEmpty: len(value) == 0}
 	if wrap != nil {
 		spec = wrap(spec)
 	}

@@ -40,8 +40,8 @@ func TestMTLSRotationWithOverlap(t *testing.T) {
 
 	srvSrc := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("srv", srv1)}})
 	cliSrc := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("cli", cli1)}})
-	s := serve(t, certs.ServerConfig(srvSrc, &certs.ServerOptions{ClientCAs: clientCAs}))
-	client := certs.ClientConfig(cliSrc, &certs.ClientOptions{RootCAs: serverCAs, ServerName: "localhost"})
+	s := serve(t, certs.ServerConfig(srvSrc, &certs.ServerConfigOptions{ClientCAs: clientCAs}))
+	client := certs.ClientConfig(cliSrc, &certs.ClientConfigOptions{RootCAs: serverCAs, ServerName: "localhost"})
 
 	step := func(what, serial string) {
 		t.Helper()
@@ -106,7 +106,7 @@ func TestTrustBundleOverlapWindow(t *testing.T) {
 	cancel, _ := bundle.Subscribe(func(e certs.Event) { events <- e })
 	t.Cleanup(cancel)
 	src := f.source(&certs.Options{Certificates: []certs.Pair{f.pair("srv", srv)}})
-	s := serve(t, certs.ServerConfig(src, &certs.ServerOptions{ClientCAs: bundle}))
+	s := serve(t, certs.ServerConfig(src, &certs.ServerConfigOptions{ClientCAs: bundle}))
 	client := &tls.Config{ServerName: "localhost", RootCAs: ca2.pool(), Certificates: []tls.Certificate{tlsCert(t, cli1)}}
 
 	f.rotate("clients-ca", ca2.pem)
@@ -169,13 +169,13 @@ func TestHookExistingConfigs(t *testing.T) {
 			return nil, nil
 		},
 	}
-	certs.HookServerConfig(server, srvSrc, &certs.ServerOptions{ClientCAs: bundle})
+	certs.HookServerConfig(server, srvSrc, &certs.ServerConfigOptions{ClientCAs: bundle})
 	client := &tls.Config{ServerName: "localhost", MinVersion: tls.VersionTLS13,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			sawVerify = len(cs.PeerCertificates) > 0
 			return nil
 		}}
-	certs.HookClientConfig(client, cliSrc, &certs.ClientOptions{RootCAs: bundle})
+	certs.HookClientConfig(client, cliSrc, &certs.ClientConfigOptions{RootCAs: bundle})
 	s := serve(t, server)
 	mustServe(t, s, client, srv.serial)
 	if !sawHello || !sawVerify {
@@ -189,7 +189,7 @@ func TestHookExistingConfigs(t *testing.T) {
 		t.Error("client accepted a certificate for the wrong name")
 	}
 	// No client certificate: the server refuses.
-	bare := certs.ClientConfig(nil, &certs.ClientOptions{RootCAs: bundle, ServerName: "localhost"})
+	bare := certs.ClientConfig(nil, &certs.ClientConfigOptions{RootCAs: bundle, ServerName: "localhost"})
 	if _, err := handshake(t, s, bare); err == nil {
 		t.Error("server accepted a client without a certificate")
 	}

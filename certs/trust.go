@@ -56,8 +56,8 @@ type TrustOptions struct {
 
 // TrustBundle is a set of CA certificates held as a secret (PEM, declared
 // with [BundleSpec]) that rotates with it: the pool a server verifies
-// client certificates against ([ServerOptions].ClientCAs) or a client
-// verifies servers against ([ClientOptions].RootCAs), or that a
+// client certificates against ([ServerConfigOptions].ClientCAs) or a client
+// verifies servers against ([ClientConfigOptions].RootCAs), or that a
 // [Validation] checks chains against. A new bundle that does not parse is
 // refused and the current one stays. Make one with [NewTrustBundle]; it is
 // safe for concurrent use.

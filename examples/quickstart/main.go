@@ -145,7 +145,7 @@ func run(ctx context.Context) error {
 	// No Ref: the value is made in locked memory and lives only in this
 	// process. With a Ref to a writable provider it would be stored there.
 	admin, err := store.Create(ctx, secrets.Spec{Name: "admin-password", Kind: secrets.KindPassword,
-		Owner: "platform", Classification: secrets.Restricted}, &secrets.Password{Length: 24})
+		Owner: "platform", Classification: secrets.Restricted}, &secrets.RandomPassword{Length: 24})
 	if err != nil {
 		return err
 	}
