@@ -11,12 +11,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // ACMEOptions configure an [ACME] issuer. DirectoryURL and Solvers are
@@ -373,3 +376,32 @@ func (s *HTTP01Solver) serve(w http.ResponseWriter, r *http.Request) bool {
 	w.Write([]byte(keyAuth))
 	return true
 }
+
+// String describes the issuer by its directory URL, redacted (user
+// information and credential-like parameters replaced by "xxxxx"); never
+// its account key.
+func (a *ACME) String() string {
+	if a == nil {
+		return "<nil>"
+	}
+	return "certs.ACME " + redact.Ref(a.opts.DirectoryURL)
+}
+
+// Format prints String under every fmt verb.
+func (a *ACME) Format(f fmt.State, _ rune) { io.WriteString(f, a.String()) }
+
+// String describes the options by their redacted directory URL and
+// contacts; never the account key.
+func (o ACMEOptions) String() string {
+	s := "certs.ACMEOptions{" + redact.Ref(o.DirectoryURL)
+	if len(o.Contact) > 0 {
+		s += " contact=" + strings.Join(o.Contact, ",")
+	}
+	if o.AccountKey != nil {
+		s += " account key [REDACTED]"
+	}
+	return s + fmt.Sprintf(" %d solver(s)}", len(o.Solvers))
+}
+
+// Format prints String under every fmt verb.
+func (o ACMEOptions) Format(f fmt.State, _ rune) { io.WriteString(f, o.String()) }

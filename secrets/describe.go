@@ -3,6 +3,7 @@ package secrets
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 )
@@ -36,3 +37,32 @@ func (v *View) String() string {
 
 // Format prints String under every fmt verb.
 func (v *View) Format(f fmt.State, _ rune) { io.WriteString(f, v.String()) }
+
+// String describes the Spec with its reference redacted (a credential in
+// the reference's user information, or in a parameter whose name suggests
+// one, is replaced by "xxxxx", as in Metadata.Ref): its name, reference,
+// kind and owner.
+func (s Spec) String() string {
+	var b strings.Builder
+	b.WriteString("secrets.Spec{" + s.Name)
+	if s.Ref != "" {
+		b.WriteString(" " + redactRef(s.Ref))
+	}
+	b.WriteString(" " + s.Kind.String())
+	if s.Owner != "" {
+		b.WriteString(" owner=" + s.Owner)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// Format prints String under every fmt verb, so that no verb shows the
+// reference unredacted.
+func (s Spec) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// LogValue is the Spec for log/slog: its name, redacted reference, kind
+// and owner.
+func (s Spec) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("ref", redactRef(s.Ref)),
+		slog.String("kind", s.Kind.String()), slog.String("owner", s.Owner))
+}

@@ -240,6 +240,7 @@ func (e *entry) scrub(err error, value []byte) error {
 			return err
 		}
 	}
+	err = scrubRef(err, e.spec.Ref)
 	e.mu.Lock()
 	held := []*Secret{e.cur.Load(), e.prev}
 	e.mu.Unlock()
@@ -252,6 +253,29 @@ func (e *entry) scrub(err error, value []byte) error {
 	}
 	return err
 }
+
+// scrubRef returns err with every copy of ref in its text shown redacted
+// (redactRef), when ref holds a credential: a provider that quotes the
+// reference it was given would otherwise show the credential in the
+// reference. The error returned keeps err's sentinels (as WithheldError
+// does) but not err itself, whose own text still holds the reference.
+func scrubRef(err error, ref string) error {
+	safe := redactRef(ref)
+	if err == nil || safe == ref || !strings.Contains(err.Error(), ref) {
+		return err
+	}
+	w := withhold(err, "")
+	return &refError{msg: strings.ReplaceAll(err.Error(), ref, safe), kinds: w.kinds}
+}
+
+// refError is an error whose text had a reference redacted in it.
+type refError struct {
+	msg   string
+	kinds []error
+}
+
+func (r *refError) Error() string   { return r.msg }
+func (r *refError) Unwrap() []error { return r.kinds }
 
 // wrap is classify for a provider's error about e, scrubbed against value
 // and the versions e holds.

@@ -1,28 +1,19 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
-	"encoding"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/strongroom/strongroom/internal/redacttest"
 	"github.com/strongroom/strongroom/providers/memory"
 )
 
@@ -30,97 +21,6 @@ import (
 // letters are all hex digits' neighbours, so that its hex, base64 and
 // decimal forms are distinctive too.
 const redactMarker = "Mx7q-SECRET-MATERIAL-w3z9"
-
-// markerForms are the ways fmt, slog or JSON could show the marker.
-func markerForms(m string) []string {
-	b := []byte(m)
-	return []string{
-		m,
-		hex.EncodeToString(b),
-		strings.ToUpper(hex.EncodeToString(b)),
-		base64.StdEncoding.EncodeToString(b)[:len(m)], // a prefix: padding varies with what follows
-		base64.RawURLEncoding.EncodeToString(b)[:len(m)],
-		fmt.Sprint(b)[1 : len(fmt.Sprint(b))-1], // "77 120 55 ..."
-		url.QueryEscape(m),
-	}
-}
-
-// render shows v every way a program could print or log it: every fmt
-// verb, slog's text and JSON handlers, json.Marshal and MarshalText.
-func render(t *testing.T, v any) string {
-	t.Helper()
-	var out bytes.Buffer
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.4s", "%-8v"} {
-		fmt.Fprintf(&out, verb+"\n", v)
-	}
-	fmt.Fprintln(&out, v)
-	slog.New(slog.NewTextHandler(&out, nil)).Info("value", "v", v)
-	slog.New(slog.NewJSONHandler(&out, nil)).Info("value", "v", v)
-	if j, err := json.Marshal(v); err == nil {
-		out.Write(j)
-	} else {
-		fmt.Fprintf(&out, "json: %v\n", err)
-	}
-	if m, ok := v.(encoding.TextMarshaler); ok {
-		b, _ := m.MarshalText()
-		out.Write(b)
-	}
-	if err, ok := v.(error); ok {
-		for _, e := range chain(err) {
-			fmt.Fprintf(&out, "%s\n%#v\n%+v\n", e.Error(), e, e)
-		}
-	}
-	return out.String()
-}
-
-// chain returns err and every error it wraps, depth first.
-func chain(err error) []error {
-	if err == nil {
-		return nil
-	}
-	out := []error{err}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		out = append(out, chain(u.Unwrap())...)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			out = append(out, chain(e)...)
-		}
-	}
-	return out
-}
-
-// exportedTypes lists the exported types declared in the package's
-// non-test files.
-func exportedTypes(t *testing.T) []string {
-	t.Helper()
-	fset := token.NewFileSet()
-	files, err := os.ReadDir(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, fi := range files {
-		if !strings.HasSuffix(fi.Name(), ".go") || strings.HasSuffix(fi.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, fi.Name(), nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.TYPE {
-				for _, s := range g.Specs {
-					if n := s.(*ast.TypeSpec).Name.Name; ast.IsExported(n) {
-						names = append(names, n)
-					}
-				}
-			}
-		}
-	}
-	slices.Sort(names)
-	return names
-}
 
 // TestRedactionEveryType: every exported type, holding the marker wherever
 // it can hold secret material (a token's value, a client secret in the
@@ -211,22 +111,7 @@ func TestRedactionEveryType(t *testing.T) {
 		"Verifier":          {v},
 		"VerifierOptions":   {VerifierOptions{}},
 	}
-	for _, name := range exportedTypes(t) {
-		if _, ok := samples[name]; !ok {
-			t.Errorf("exported type %s has no sample in TestRedactionEveryType: add one holding the marker wherever it can hold secret material", name)
-		}
-	}
-	for name, vals := range samples {
-		for i, v := range vals {
-			out := render(t, v)
-			for _, form := range markerForms(m) {
-				if strings.Contains(out, form) {
-					t.Errorf("%s (sample %d, %T) shows secret material (%q):\n%s", name, i, v, form, out)
-					break
-				}
-			}
-		}
-	}
+	redacttest.Check(t, ".", samples, redacttest.Forms([]byte(m)))
 	// The redacted descriptions keep what is useful.
 	for _, c := range []struct{ got, want string }{
 		{fmt.Sprint(g), "grant Bearer scopes=[read] expires=2026-01-01T01:00:00Z id=jti-1 [REDACTED]"},
@@ -261,7 +146,7 @@ func TestTransportErrorChain(t *testing.T) {
 	if errors.As(err, &ue) {
 		t.Errorf("the chain holds a *url.Error: %#v", ue)
 	}
-	for _, e := range chain(err) {
+	for _, e := range redacttest.Chain(err) {
 		if s := fmt.Sprintf("%s %#v", e, e); strings.Contains(s, m) {
 			t.Errorf("an error in the chain quotes the query: %s", s)
 		}
@@ -294,7 +179,7 @@ func TestTransportErrorChain(t *testing.T) {
 	if err == nil || errors.As(err, &ue) || strings.Contains(fmt.Sprintf("%v %#v", err, err), m) {
 		t.Errorf("RemoteKeys: %v (a *url.Error in the chain: %v)", err, errors.As(err, &ue))
 	}
-	for _, e := range chain(err) {
+	for _, e := range redacttest.Chain(err) {
 		if s := fmt.Sprintf("%s %#v", e, e); strings.Contains(s, m) {
 			t.Errorf("an error in the chain quotes the query: %s", s)
 		}
