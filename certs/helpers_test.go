@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -365,9 +364,6 @@ func mustServe(t testing.TB, s *server, cfg *tls.Config, serial string) {
 		t.Fatalf("handshake (%s) got serial %s, want %s", cfg.ServerName, got, serial)
 	}
 }
-
-// isKind reports whether err matches sentinel.
-func isKind(err, sentinel error) bool { return errors.Is(err, sentinel) }
 
 // newClock is a virtual clock starting at start.
 func newClock(start time.Time) *memory.Clock { return memory.NewClock(start) }

@@ -76,8 +76,8 @@ func open(ctx context.Context, opts *Options) (*Store, error) {
 	s.providers = maps.Clone(o.Providers)
 	for scheme, p := range s.providers {
 		if p == nil || providers.Scheme(scheme+":") != scheme {
-			return nil, newError("open", "", ErrInvalid, errors.New("Providers: scheme "+
-				"keys must be lower-case schemes with non-nil providers"))
+			return nil, newError("open", "", ErrInvalid, errors.New("the keys of Options.Providers "+
+				"must be lower-case schemes with non-nil providers"))
 		}
 	}
 	if s.clock = o.Clock; s.clock == nil {

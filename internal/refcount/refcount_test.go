@@ -21,8 +21,10 @@ func TestEndWithoutReaders(t *testing.T) {
 
 func TestLastReaderFinishes(t *testing.T) {
 	var c Count
-	if !c.Enter() || !c.Enter() {
-		t.Fatal("Enter refused on an open count")
+	for i := range 2 {
+		if !c.Enter() {
+			t.Fatalf("Enter %d refused on an open count", i+1)
+		}
 	}
 	if c.End() {
 		t.Fatal("End reported the job as its own with two readers in")
