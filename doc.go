@@ -14,7 +14,14 @@
 //   - [github.com/strongroom/strongroom/providers/file],
 //     [github.com/strongroom/strongroom/providers/env]: backends;
 //   - [github.com/strongroom/strongroom/providers/memory]: the in-memory
-//     fake, with a virtual clock, for tests.
+//     fake, with a virtual clock, for tests;
+//   - [github.com/strongroom/strongroom/certs]: TLS certificates and trust
+//     bundles held in the store, hot-reloaded into crypto/tls, renewed by
+//     an ACME CA or a development CA;
+//   - [github.com/strongroom/strongroom/tokens]: OAuth 2.0 access tokens
+//     (client credentials, refresh tokens, private_key_jwt) cached and
+//     refreshed ahead of expiry, and JWTs signed and verified with keys
+//     from the store.
 //
 // Backends implement [github.com/strongroom/strongroom/providers] and pass
 // [github.com/strongroom/strongroom/providers/providertest].

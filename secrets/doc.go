@@ -7,8 +7,9 @@
 // and tells subscribers when it changes, so that the program never needs a
 // restart to pick up a new credential:
 //
+//	files, err := file.New(nil)
 //	store, err := secrets.Open(ctx, &secrets.Options{
-//		Providers: map[string]providers.Provider{"file": file.New(nil), "env": env.New(nil)},
+//		Providers: map[string]providers.Provider{"file": files, "env": env.New(nil)},
 //		Logger:    slog.Default(),
 //	})
 //	err = store.Add(secrets.Spec{Name: "db", Ref: "file:///run/secrets/db", Kind: secrets.KindPassword})
