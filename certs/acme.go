@@ -405,3 +405,17 @@ func (o ACMEOptions) String() string {
 
 // Format prints String under every fmt verb.
 func (o ACMEOptions) Format(f fmt.State, _ rune) { io.WriteString(f, o.String()) }
+
+// String describes the solver: how many challenges it is answering.
+func (s *HTTP01Solver) String() string {
+	if s == nil {
+		return "<nil>"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("certs.HTTP01Solver{%d pending}", len(s.tokens))
+}
+
+// Format writes String for every fmt verb (fmt would otherwise read the
+// solver's lock and pending challenges while others write them).
+func (s *HTTP01Solver) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }

@@ -217,3 +217,49 @@ func (j *RemoteKeys) MarshalText() ([]byte, error) { return []byte(j.String()), 
 
 // MarshalJSON returns String as a JSON string.
 func (j *RemoteKeys) MarshalJSON() ([]byte, error) { return json.Marshal(j.String()) }
+
+// The types below hold live state (locks, a held token) that fmt would
+// otherwise print field by field, racing with their writers. Each shows a
+// short description instead.
+
+// String describes the Cache: the number of requests it holds.
+func (c *Cache) String() string {
+	if c == nil {
+		return "<nil>"
+	}
+	if c.closed.Load() {
+		return "tokens.Cache{closed}"
+	}
+	n := 0
+	c.entries.Range(func(_, _ any) bool { n++; return true })
+	return fmt.Sprintf("tokens.Cache{%d requests}", n)
+}
+
+// Format writes String for every fmt verb.
+func (c *Cache) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
+
+func (s *cacheSource) String() string { return "tokens.Source " + s.req.String() }
+
+func (s *cacheSource) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// String describes the JWTIssuer: its issuer and signing key's name.
+func (i *JWTIssuer) String() string {
+	if i == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("tokens.JWTIssuer %q key %q", i.issuer, i.keyName)
+}
+
+// Format writes String for every fmt verb.
+func (i *JWTIssuer) Format(f fmt.State, _ rune) { io.WriteString(f, i.String()) }
+
+// String describes the StoreKeys: the names of its secrets.
+func (k *StoreKeys) String() string {
+	if k == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("tokens.StoreKeys%q", k.Names)
+}
+
+// Format writes String for every fmt verb.
+func (k *StoreKeys) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }

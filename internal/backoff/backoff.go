@@ -11,6 +11,7 @@ package backoff
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -76,3 +77,7 @@ func maxDuration(a, b time.Duration) time.Duration {
 	}
 	return b
 }
+
+// Format prints the type's name for every fmt verb: fmt would otherwise
+// read its state while others write it.
+func (r *Rand) Format(f fmt.State, _ rune) { io.WriteString(f, "backoff.Rand") }

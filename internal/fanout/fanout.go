@@ -13,7 +13,11 @@
 // false.
 package fanout
 
-import "sync"
+import (
+	"fmt"
+	"io"
+	"sync"
+)
 
 // Hub fans events of type E out to subscribers.
 type Hub[E any] struct {
@@ -190,3 +194,7 @@ func (h *Hub[E]) call(s *sub[E], e E) {
 	}()
 	s.fn(e)
 }
+
+// Format prints the type's name for every fmt verb: fmt would otherwise
+// read its state while others write it.
+func (h *Hub[E]) Format(f fmt.State, _ rune) { io.WriteString(f, "fanout.Hub") }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/awnumar/memguard"
@@ -196,3 +197,7 @@ func (e *LockError) Is(target error) bool { return target == ErrLockedMemory }
 
 // Unwrap returns the operating system's error.
 func (e *LockError) Unwrap() error { return e.Err }
+
+// Format prints the type's name for every fmt verb: fmt would otherwise
+// read its state while others write it.
+func (g *Guard) Format(f fmt.State, _ rune) { io.WriteString(f, "guard.Guard") }

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -155,8 +156,67 @@ func Check(t testing.TB, dir string, samples map[string][]any, forms []string) {
 			if f := Find(out, forms); f != "" {
 				t.Errorf("%s.%s (sample %d, %T) shows secret material (%q):\n%s", filepath.Base(dir), name, i, v, f, out)
 			}
+			if msg := Reflective(v); msg != "" {
+				t.Errorf("%s.%s (sample %d, %T) %s", filepath.Base(dir), name, i, v, msg)
+			}
 		}
 	}
+}
+
+// Reflective says how printing v with fmt would read state that other
+// goroutines write, or "" when it would not. fmt prints a value without a
+// Format or String method field by field, and for verbs such as %s and
+// %q it also prints what a pointer field points to ("%!s(*T=&{...})"),
+// however deep; a lock or an atomic reached that way is read while its
+// owner writes it, a data race in the program that prints. A type that
+// holds live state implements fmt.Formatter, which also keeps internals
+// out of the output.
+func Reflective(v any) string {
+	if v == nil {
+		return ""
+	}
+	if _, ok := v.(fmt.Formatter); ok {
+		return ""
+	}
+	if p := liveState(reflect.TypeOf(v), true, map[reflect.Type]bool{}); p != "" {
+		return fmt.Sprintf("reaches %s, which fmt prints field by field (a data race with its writers): implement fmt.Formatter", p)
+	}
+	return ""
+}
+
+var formatter = reflect.TypeFor[fmt.Formatter]()
+
+// liveState names the first lock or atomic that fmt would reach printing
+// a value of type t reflectively, or "". Methods are called only on what
+// fmt reaches through exported fields (open).
+func liveState(t reflect.Type, open bool, seen map[reflect.Type]bool) string {
+	if open && t.Implements(formatter) {
+		return ""
+	}
+	if seen[t] {
+		return ""
+	}
+	seen[t] = true
+	if p := t.PkgPath(); (p == "sync" || p == "sync/atomic") && t.Kind() == reflect.Struct {
+		return t.String()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if p := liveState(f.Type, open && f.IsExported(), seen); p != "" {
+				return t.String() + "." + f.Name + ": " + p
+			}
+		}
+	case reflect.Pointer, reflect.Array, reflect.Slice:
+		return liveState(t.Elem(), open, seen)
+	case reflect.Map:
+		if p := liveState(t.Key(), open, seen); p != "" {
+			return p
+		}
+		return liveState(t.Elem(), open, seen)
+	}
+	return ""
 }
 
 // Find returns the first of forms that out contains, or "".

@@ -6,7 +6,11 @@
 // deadlocks against End: it is refused instead.
 package refcount
 
-import "sync/atomic"
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+)
 
 // ended marks a count that End has ended; the readers are counted below it.
 const ended = 1 << 62
@@ -40,3 +44,7 @@ func (c *Count) End() bool { return c.n.Or(ended) == 0 }
 
 // Ended reports whether End has been called.
 func (c *Count) Ended() bool { return c.n.Load()&ended != 0 }
+
+// Format prints the type's name for every fmt verb: fmt would otherwise
+// read its state while others write it.
+func (c *Count) Format(f fmt.State, _ rune) { io.WriteString(f, "refcount.Count") }

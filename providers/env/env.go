@@ -3,6 +3,7 @@ package env
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -105,3 +106,18 @@ func (p *Provider) Close() error {
 func fetchError(name string, err error) error {
 	return fmt.Errorf("providers/env: fetch %s: %w", Ref(name), err)
 }
+
+// String describes the provider.
+func (p *Provider) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	if p.unset {
+		return "env.Provider{unset after reading}"
+	}
+	return "env.Provider"
+}
+
+// Format writes String for every fmt verb (fmt would otherwise read the
+// provider's lock while others write it).
+func (p *Provider) Format(f fmt.State, _ rune) { io.WriteString(f, p.String()) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -352,3 +353,18 @@ func (p *Provider) warnMode(path string, mode fs.FileMode) {
 			slog.String("path", path), slog.String("mode", mode.Perm().String()))
 	}
 }
+
+// String describes the provider: its root directory, if it has one.
+func (p *Provider) String() string {
+	if p == nil {
+		return "<nil>"
+	}
+	if p.rootDir == "" {
+		return "file.Provider"
+	}
+	return "file.Provider{root " + p.rootDir + "}"
+}
+
+// Format writes String for every fmt verb (fmt would otherwise read the
+// provider's locks while others write them).
+func (p *Provider) Format(f fmt.State, _ rune) { io.WriteString(f, p.String()) }
