@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // String describes the Store without its contents: "secrets.Store{N
@@ -46,7 +48,7 @@ func (s Spec) String() string {
 	var b strings.Builder
 	b.WriteString("secrets.Spec{" + s.Name)
 	if s.Ref != "" {
-		b.WriteString(" " + redactRef(s.Ref))
+		b.WriteString(" " + redact.Ref(s.Ref))
 	}
 	b.WriteString(" " + s.Kind.String())
 	if s.Owner != "" {
@@ -63,6 +65,6 @@ func (s Spec) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 // LogValue is the Spec for log/slog: its name, redacted reference, kind
 // and owner.
 func (s Spec) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", s.Name), slog.String("ref", redactRef(s.Ref)),
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("ref", redact.Ref(s.Ref)),
 		slog.String("kind", s.Kind.String()), slog.String("owner", s.Owner))
 }

@@ -49,6 +49,7 @@ type entry struct {
 	prevUntil    time.Time
 	flight       *flight
 	queued       *flight       // a fetch to start when the one under way ends
+	writes       uint64        // values installed by Write and Create: a fetch begun before one does not replace it
 	firstDone    chan struct{} // closed when the first load attempt ends
 	loadedAt     time.Time     // first value
 	refreshedAt  time.Time     // last successful fetch
@@ -77,6 +78,7 @@ type flight struct {
 	err    error
 	cancel context.CancelFunc
 	due    time.Time // when the refresh became due: staleness counts from here
+	writes uint64    // entry.writes when the fetch started
 }
 
 func newEntry(s *Store, spec Spec, p providers.Provider) *entry {
@@ -179,6 +181,7 @@ func (e *entry) startLocked(f *flight) *flight {
 		f.due = e.nextRefresh // the scheduler is late, or the clock jumped
 	}
 	e.armStale(f.due)
+	f.writes = e.writes
 	e.flight = f
 	e.nextRefresh = time.Time{}
 	e.s.bg.Add(1)
@@ -198,7 +201,7 @@ func (e *entry) run(ctx context.Context, f *flight, release func()) {
 		v.Wipe()
 		err = ended
 	} else {
-		err = e.apply(v, err, f.due)
+		err = e.apply(v, err, f)
 	}
 	span.end(err)
 	e.mu.Lock()
@@ -219,10 +222,10 @@ func (e *entry) run(ctx context.Context, f *flight, release func()) {
 	close(f.done)
 }
 
-// apply takes the outcome of a fetch that became due at due: it
-// validates, seals and swaps in a new value, or records the failure. It
-// wipes v.
-func (e *entry) apply(v *providers.Value, err error, due time.Time) error {
+// apply takes the outcome of fetch f: it validates, seals and swaps in a
+// new value, or records the failure. It wipes v.
+func (e *entry) apply(v *providers.Value, err error, f *flight) error {
+	due := f.due
 	defer v.Wipe() // also when a provider returns a value with an error
 	now := e.s.clock.Now()
 	if err != nil {
@@ -253,7 +256,7 @@ func (e *entry) apply(v *providers.Value, err error, due time.Time) error {
 	if serr != nil {
 		return e.fail(EventRefreshFailed, serr, now, due)
 	}
-	return e.install(sec, now)
+	return e.install(sec, now, f)
 }
 
 // vet runs the spec's checks on a new value: not empty (unless allowed),
@@ -322,13 +325,25 @@ func (e *entry) seal(v *providers.Value, now time.Time, details map[string]strin
 }
 
 // install makes sec the current version.
-func (e *entry) install(sec *Secret, now time.Time) error {
+func (e *entry) install(sec *Secret, now time.Time, fetched *flight) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.life >= lifeRevoked {
 		err := e.endedError("refresh")
 		sec.destroy(newError("use", e.name, ErrDestroyed, err))
 		return err
+	}
+	if fetched == nil {
+		e.writes++
+	} else if fetched.writes != e.writes {
+		// A write was installed while this fetch ran: what the fetch read
+		// may predate it, and must not replace it. The write's own change
+		// signal, if the backend gives one, fetches again.
+		sec.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))
+		e.refreshedAt = now
+		e.nextRefresh = e.plan(now, e.cur.Load())
+		e.reschedule()
+		return nil
 	}
 	old := e.cur.Swap(sec)
 	ev := Event{Kind: EventLoaded, Secret: e.name, Version: sec.version, ExpiresAt: sec.expiresAt, Time: now}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/internal/leak"
+	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -255,17 +256,28 @@ func (e *entry) scrub(err error, value []byte) error {
 }
 
 // scrubRef returns err with every copy of ref in its text shown redacted
-// (redactRef), when ref holds a credential: a provider that quotes the
-// reference it was given would otherwise show the credential in the
-// reference. The error returned keeps err's sentinels (as WithheldError
-// does) but not err itself, whose own text still holds the reference.
+// (redact.Ref), and every other copy of a credential the reference holds
+// (its user information, a credential-named parameter's value, raw or
+// decoded: redact.RefParts) replaced: a provider that quotes the reference
+// it was given, or a part of it, would otherwise show the credential. The
+// error returned keeps err's sentinels (as WithheldError does) but not err
+// itself, whose own text still holds the credential.
 func scrubRef(err error, ref string) error {
-	safe := redactRef(ref)
-	if err == nil || safe == ref || !strings.Contains(err.Error(), ref) {
+	if err == nil {
+		return nil
+	}
+	parts := redact.RefParts(ref)
+	msg := err.Error()
+	if !redact.Quotes(msg, parts) {
 		return err
 	}
-	w := withhold(err, "")
-	return &refError{msg: strings.ReplaceAll(err.Error(), ref, safe), kinds: w.kinds}
+	msg = strings.ReplaceAll(msg, ref, redact.Ref(ref))
+	for _, p := range parts { // longest first
+		if len(p) >= redact.MinPart {
+			msg = strings.ReplaceAll(msg, p, redact.Hidden)
+		}
+	}
+	return &refError{msg: msg, kinds: withhold(err, "").kinds}
 }
 
 // refError is an error whose text had a reference redacted in it.

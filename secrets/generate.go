@@ -174,7 +174,7 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 	defer s.bg.Done()
 	sec, err := s.generate(ctx, e, w, gen, n)
 	if err == nil {
-		err = e.install(sec, s.clock.Now())
+		err = e.install(sec, s.clock.Now(), nil)
 	}
 	e.mu.Lock()
 	f.err = err

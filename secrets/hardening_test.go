@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,5 +248,85 @@ func TestRefreshesNearExpiryAreSpaced(t *testing.T) {
 	}
 	if _, err := f.store.Get(ctx(t), "z"); !errors.Is(err, secrets.ErrExpired) {
 		t.Errorf("Get after expiry = %v, want ErrExpired", err)
+	}
+}
+
+// slowReader is a provider (without watches) whose fetches, once armed,
+// read the value and then wait for release before returning it: a fetch
+// that read before a write and returns after it.
+type slowReader struct {
+	mem      *memory.Provider
+	armed    chan struct{} // a fetch that takes it waits
+	entered  chan struct{}
+	released chan struct{}
+}
+
+func (p *slowReader) Fetch(ctx context.Context, ref string) (*providers.Value, error) {
+	v, err := p.mem.Fetch(ctx, ref)
+	select {
+	case <-p.armed:
+		p.entered <- struct{}{}
+		<-p.released
+	default:
+	}
+	return v, err
+}
+
+func (p *slowReader) Close() error { return p.mem.Close() }
+
+func (p *slowReader) Write(ctx context.Context, ref string, value []byte) (string, error) {
+	return p.mem.Write(ctx, ref, value)
+}
+
+// TestFetchBeforeWriteDoesNotReplaceIt: a fetch that read the backend
+// before a Write, and ends after the store installed the written value,
+// does not put the older value back (nor announce it).
+func TestFetchBeforeWriteDoesNotReplaceIt(t *testing.T) {
+	ctx := context.Background()
+	mem := memory.New(nil)
+	mem.Set("db", []byte("password-1"), nil)
+	p := &slowReader{mem: mem, armed: make(chan struct{}, 1), entered: make(chan struct{}), released: make(chan struct{})}
+	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"memory": p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Add(secrets.Spec{Name: "db", Ref: memory.Ref("db")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var announced []string
+	cancel, err := store.Subscribe("db", func(e secrets.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		announced = append(announced, e.Kind.String()+" "+e.Version)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+
+	p.armed <- struct{}{}
+	refreshed := make(chan error, 1)
+	go func() { refreshed <- store.Refresh(ctx, "db") }()
+	<-p.entered // the fetch has read password-1
+	if _, err := store.Write(ctx, "db", []byte("password-2")); err != nil {
+		t.Fatal(err)
+	}
+	close(p.released)
+	if err := <-refreshed; err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if got := valueOf(ctx, store, "db"); got != "password-2" {
+		t.Errorf("after a fetch that read before the write ended, the store serves %q, want the written password-2", got)
+	}
+	store.Close() // delivers what is pending
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"rotated 2"}; !slices.Equal(announced, want) {
+		t.Errorf("events %q, want %q", announced, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"strings"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // State is where a secret stands, as the inventory reports it.
@@ -113,7 +115,7 @@ func (s *Store) Metadata(name string) (Metadata, error) {
 func (e *entry) metadata(now time.Time) Metadata {
 	o := &e.s.opts
 	m := Metadata{
-		Name: e.name, Ref: redactRef(e.spec.Ref), Source: e.source(), Owner: e.spec.Owner,
+		Name: e.name, Ref: redact.Ref(e.spec.Ref), Source: e.source(), Owner: e.spec.Owner,
 		Kind: e.spec.Kind, Classification: e.spec.Classification, Labels: maps.Clone(e.spec.Labels),
 		Reads: e.reads.Load(), LockedMemory: e.s.guard.Locked(),
 	}

@@ -113,7 +113,7 @@ func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, 
 		sec.destroy(newError("use", name, ErrDestroyed, errSuperseded)) // a watcher got there first
 		return cur, nil
 	}
-	if err := e.install(sec, s.clock.Now()); err != nil {
+	if err := e.install(sec, s.clock.Now(), nil); err != nil {
 		return nil, err
 	}
 	return sec, nil

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -180,7 +181,7 @@ func (s Spec) normalize(requireRef bool, provs map[string]providers.Provider) (S
 	if s.Ref != "" || requireRef {
 		scheme := providers.Scheme(s.Ref)
 		if scheme == "" {
-			return s, nil, bad("reference %q has no scheme (want scheme:...)", redactRef(s.Ref))
+			return s, nil, bad("reference %q has no scheme (want scheme:...)", redact.Ref(s.Ref))
 		}
 		if p = provs[scheme]; p == nil {
 			return s, nil, bad("no provider for scheme %q", scheme)

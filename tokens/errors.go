@@ -133,19 +133,3 @@ func newError(op string, kind, cause error) *Error { return &Error{Op: op, Kind:
 func invalidf(op, format string, args ...any) *Error {
 	return &Error{Op: op, Kind: ErrInvalid, Err: fmt.Errorf(format, args...)}
 }
-
-// printable cuts s to at most n bytes of printable ASCII (the character
-// set RFC 6749 allows in error fields), replacing anything else with '?',
-// so that a hostile server cannot forge log lines.
-func printable(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	return string(b)
-}

@@ -15,6 +15,7 @@ import (
 	"math/big"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // parsePrivateKey reads a PEM private key: PKCS #8, PKCS #1 (RSA) or SEC 1
@@ -35,7 +36,7 @@ func parsePrivateKey(data []byte) (crypto.Signer, error) {
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(block.Bytes)
 	default:
-		return nil, invalidf("key", "PEM block %q is not a private key", printable(block.Type, 40))
+		return nil, invalidf("key", "PEM block %q is not a private key", redact.Printable(block.Type, 40))
 	}
 	if err != nil {
 		return nil, invalidf("key", "cannot parse the %s", block.Type)
@@ -209,11 +210,11 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		n, err1 := dec(j.N)
 		e, err2 := dec(j.E)
 		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 || len(n) == 0 {
-			return nil, invalidf("jwk", "malformed RSA key %q", printable(j.Kid, 64))
+			return nil, invalidf("jwk", "malformed RSA key %q", redact.Printable(j.Kid, 64))
 		}
 		ei := new(big.Int).SetBytes(e)
 		if ei.Int64() < 3 || ei.Int64()%2 == 0 {
-			return nil, invalidf("jwk", "RSA key %q has a bad exponent", printable(j.Kid, 64))
+			return nil, invalidf("jwk", "RSA key %q has a bad exponent", redact.Printable(j.Kid, 64))
 		}
 		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(ei.Int64())}
 	case "EC":
@@ -226,34 +227,34 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		case "P-521":
 			curve = elliptic.P521()
 		default:
-			return nil, invalidf("jwk", "unsupported curve %q", printable(j.Crv, 16))
+			return nil, invalidf("jwk", "unsupported curve %q", redact.Printable(j.Crv, 16))
 		}
 		x, err1 := dec(j.X)
 		y, err2 := dec(j.Y)
 		size := (curve.Params().BitSize + 7) / 8
 		if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
-			return nil, invalidf("jwk", "malformed EC key %q", printable(j.Kid, 64))
+			return nil, invalidf("jwk", "malformed EC key %q", redact.Printable(j.Kid, 64))
 		}
 		raw := append(append([]byte{4}, x...), y...)
 		k, err := ecdsa.ParseUncompressedPublicKey(curve, raw)
 		if err != nil {
-			return nil, invalidf("jwk", "EC key %q is not on its curve", printable(j.Kid, 64))
+			return nil, invalidf("jwk", "EC key %q is not on its curve", redact.Printable(j.Kid, 64))
 		}
 		pub = k
 	case "OKP":
 		x, err := dec(j.X)
 		if j.Crv != "Ed25519" || err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, invalidf("jwk", "malformed or unsupported OKP key %q", printable(j.Kid, 64))
+			return nil, invalidf("jwk", "malformed or unsupported OKP key %q", redact.Printable(j.Kid, 64))
 		}
 		pub = ed25519.PublicKey(x)
 	default:
-		return nil, invalidf("jwk", "unsupported key type %q", printable(j.Kty, 16))
+		return nil, invalidf("jwk", "unsupported key type %q", redact.Printable(j.Kty, 16))
 	}
 	if _, err := algFor(pub); err != nil {
 		return nil, err
 	}
 	if j.Alg != "" && !keyFits(j.Alg, pub) {
-		return nil, invalidf("jwk", "key %q declares alg %q, which does not fit its type", printable(j.Kid, 64), printable(j.Alg, 16))
+		return nil, invalidf("jwk", "key %q declares alg %q, which does not fit its type", redact.Printable(j.Kid, 64), redact.Printable(j.Alg, 16))
 	}
 	return pub, nil
 }

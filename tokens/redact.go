@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // Every type of this package that holds secret material, or a URL that
@@ -63,7 +65,7 @@ func describe(what, typ string, scopes, audience []string, exp time.Time, id str
 		s += " expires=" + exp.UTC().Format(time.RFC3339)
 	}
 	if id != "" {
-		s += " id=" + printable(id, 64)
+		s += " id=" + redact.Printable(id, 64)
 	}
 	return s + " " + redacted
 }
@@ -76,7 +78,7 @@ func metaValue(typ string, scopes, audience []string, exp time.Time, id string) 
 		slog.Time("expires", exp),
 	}
 	if id != "" {
-		attrs = append(attrs, slog.String("id", printable(id, 64)))
+		attrs = append(attrs, slog.String("id", redact.Printable(id, 64)))
 	}
 	return slog.GroupValue(append(attrs, slog.String("value", redacted))...)
 }
@@ -132,7 +134,7 @@ func (o ClientOptions) String() string {
 	var b strings.Builder
 	b.WriteString("tokens.ClientOptions{")
 	if o.RevocationURL != "" {
-		b.WriteString("RevocationURL: " + redactString(o.RevocationURL) + ", ")
+		b.WriteString("RevocationURL: " + redact.URLString(o.RevocationURL) + ", ")
 	}
 	if len(o.Params) > 0 {
 		b.WriteString("Params: [" + strings.Join(paramNames(o.Params), " ") + "], ")
@@ -149,7 +151,7 @@ func (o ClientOptions) String() string {
 func paramNames(v url.Values) []string {
 	names := make([]string, 0, len(v))
 	for k := range v {
-		names = append(names, printable(k, 64))
+		names = append(names, redact.Printable(k, 64))
 	}
 	slices.Sort(names)
 	return names
@@ -176,7 +178,7 @@ func (c *Client) String() string {
 	if c == nil {
 		return "<nil>"
 	}
-	return "tokens.Client " + redactString(c.tokenURL) + " client " + fmt.Sprintf("%q", c.clientID) + " (" + c.auth.String() + ")"
+	return "tokens.Client " + redact.URLString(c.tokenURL) + " client " + fmt.Sprintf("%q", c.clientID) + " (" + c.auth.String() + ")"
 }
 
 // GoString is used by %#v; it is String.

@@ -207,59 +207,6 @@ func TestURLErrorsRedacted(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"https://auth.test/token", "https://auth.test/token"},
-		{"https://auth.test/token?api_key=k&tenant=eu&empty=", "https://auth.test/token?api_key=xxxxx&tenant=xxxxx&empty="},
-		{"https://user:pw@auth.test/t?bare", "https://xxxxx@auth.test/t?xxxxx"},
-		{"https://auth.test/cb#access_token=t&state=s", "https://auth.test/cb#access_token=xxxxx&state=xxxxx"},
-		{"https://auth.test/cb#tokenvalue", "https://auth.test/cb#xxxxx"},
-		{"https:opaque-secret", "https:xxxxx"},
-		{"https://[bad", "[URL withheld: it does not parse]"},
-	} {
-		if got := redactString(c.in); got != c.want {
-			t.Errorf("redactString(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
-// FuzzRedactURL: whatever the URL, its redacted form holds nothing but
-// "xxxxx" (or nothing) where the URL had user information, an opaque part,
-// a query or fragment value; and a URL that does not parse is withheld
-// whole.
-func FuzzRedactURL(f *testing.F) {
-	f.Add("https://u:p@h/x?token=abcdef&sig=ghijkl#frag=mnopqr")
-	f.Add("https://h/x?bare-secret-value")
-	f.Add("https:opaque-secret-value")
-	f.Add("http://h/%zz?x=1")
-	f.Add("A000000000000#0000#")
-	f.Fuzz(func(t *testing.T, raw string) {
-		u, err := url.Parse(raw)
-		if err != nil {
-			if out := redactString(raw); out != "[URL withheld: it does not parse]" {
-				t.Fatalf("%q does not parse, yet gave %q", raw, out)
-			}
-			return
-		}
-		out := redactedURL(u)
-		v, err := url.Parse(out)
-		if err != nil {
-			t.Fatalf("redacted %q to %q, which does not parse: %v", raw, out, err)
-		}
-		hidden := func(s string) bool { return s == "" || s == xxxxx }
-		if v.User != nil && v.User.String() != xxxxx || !hidden(v.Opaque) {
-			t.Fatalf("redacting %q left user information or an opaque part: %q", raw, out)
-		}
-		for _, part := range []string{v.RawQuery, v.EscapedFragment()} {
-			for _, p := range strings.Split(part, "&") {
-				if _, value, ok := strings.Cut(p, "="); ok && !hidden(value) || !ok && !hidden(p) {
-					t.Fatalf("redacting %q left %q in %q", raw, p, out)
-				}
-			}
-		}
-	})
-}
-
 // newHangingServer returns the URL of a server that answers nothing until
 // the request is given up.
 func newHangingServer(t *testing.T) string {

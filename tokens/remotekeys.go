@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 
+	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -100,7 +101,7 @@ func NewRemoteKeys(rawURL string, opts *RemoteKeysOptions) (*RemoteKeys, error) 
 		return nil, newError("new jwks", ErrInvalid, err)
 	}
 	u, _ := url.Parse(rawURL)
-	j := &RemoteKeys{url: rawURL, shown: redactURL(u), fetching: make(chan struct{}, 1)}
+	j := &RemoteKeys{url: rawURL, shown: redact.URL(u), fetching: make(chan struct{}, 1)}
 	if opts != nil {
 		j.opts = *opts
 	}
@@ -181,7 +182,7 @@ func (j *RemoteKeys) lookup(ctx context.Context, kid string) (jwkEntry, error) {
 					fetchedAt.UTC().Format(time.RFC3339), j.opts.MaxStale, lastErr))
 			}
 			return jwkEntry{}, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not in the JWKS fetched at %s",
-				printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339)))
+				redact.Printable(kid, 64), fetchedAt.UTC().Format(time.RFC3339)))
 		}
 		if err := j.fetch(ctx, tries, trusted); err != nil {
 			return jwkEntry{}, newError("key", nil, err)
@@ -361,9 +362,9 @@ func (s *StoreKeys) Key(ctx context.Context, kid string) (crypto.PublicKey, erro
 		}
 	}
 	if len(errs) > 0 {
-		return nil, newError("key", nil, fmt.Errorf("kid %q not found, and the store failed: %w", printable(kid, 64), errors.Join(errs...)))
+		return nil, newError("key", nil, fmt.Errorf("kid %q not found, and the store failed: %w", redact.Printable(kid, 64), errors.Join(errs...)))
 	}
-	return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not the version of any of %d keys in the store", printable(kid, 64), len(s.Names)))
+	return nil, newError("key", ErrUnknownKey, fmt.Errorf("kid %q is not the version of any of %d keys in the store", redact.Printable(kid, 64), len(s.Names)))
 }
 
 // public parses (once per version) the public key of sec.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/internal/leak"
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // maxBody bounds what is read of a response from an OAuth 2.0 endpoint.
@@ -56,7 +57,7 @@ func parseTokenResponse(status int, header http.Header, body []byte, now time.Ti
 	if f.tokenType != nil && json.Unmarshal(f.tokenType, &typ) != nil {
 		return fail("token_type is not a string")
 	}
-	g := &Grant{Value: f.access, Type: printable(typ, 40)}
+	g := &Grant{Value: f.access, Type: redact.Printable(typ, 40)}
 	if typ == "" {
 		g.Type = "Bearer"
 	}
@@ -103,9 +104,9 @@ func parseErrorResponse(endpoint string, status int, header http.Header, body []
 	if quotes(r.Description) || quotes(r.URI) {
 		r.Description, r.URI = withheldDescription, ""
 	}
-	e.Code = printable(r.Error, 64)
-	e.Description = printable(r.Description, 300)
-	e.URI = printable(r.URI, 300)
+	e.Code = redact.Printable(r.Error, 64)
+	e.Description = redact.Printable(r.Description, 300)
+	e.URI = redact.Printable(r.URI, 300)
 	if quotes(e.Code) {
 		e.Code = ""
 	}

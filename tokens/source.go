@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -40,7 +41,7 @@ func (r Request) normal() (Request, error) {
 	for _, list := range [][]string{r.Scopes, r.Audience} {
 		for _, v := range list {
 			if !isScopeToken(v) {
-				return Request{}, invalidf("request", "%q is not an RFC 6749 scope-token (printable ASCII without space, '\"' or '\\')", printable(v, 100))
+				return Request{}, invalidf("request", "%q is not an RFC 6749 scope-token (printable ASCII without space, '\"' or '\\')", redact.Printable(v, 100))
 			}
 		}
 	}

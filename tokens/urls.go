@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/strongroom/strongroom/internal/redact"
 )
 
 // The URLs a Client or RemoteKeys is given may carry a credential: user
@@ -13,9 +15,6 @@ import (
 // fragment. Every URL that reaches an error, a log or fmt output goes
 // through redactURL; every error of the HTTP stack (net/http's *url.Error,
 // go-retryablehttp's) goes through redactErr before it is returned.
-
-// redacted part of a URL.
-const xxxxx = "xxxxx"
 
 // checkURL accepts an http(s) URL with a host and no user information.
 // Its error shows the URL redacted (see redactURL), and an unparsable one
@@ -26,112 +25,12 @@ func checkURL(raw string) error {
 		return errors.New("the URL does not parse (withheld: it might hold a credential)")
 	}
 	if u.User != nil {
-		return errors.New(redactURL(u) + " holds credentials (user information); give them through the store instead")
+		return errors.New(redact.URL(u) + " holds credentials (user information); give them through the store instead")
 	}
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return errors.New(redactURL(u) + " is not an http(s) URL")
+		return errors.New(redact.URL(u) + " is not an http(s) URL")
 	}
 	return nil
-}
-
-// redactURL is u for messages: its user information (user name included:
-// an API key often travels as one) and the value of every query and
-// fragment parameter replaced by "xxxxx", the parameter names kept, cut
-// to 200 bytes of printable ASCII.
-func redactURL(u *url.URL) string { return printable(redactedURL(u), 200) }
-
-// redactedURL is redactURL before the cut.
-func redactedURL(u *url.URL) string {
-	c := *u
-	if c.User != nil {
-		c.User = url.User(xxxxx)
-	}
-	if c.Opaque != "" {
-		c.Opaque = xxxxx
-	}
-	c.RawQuery = redactParams(c.RawQuery)
-	c.ForceQuery = false
-	if c.Fragment != "" || c.RawFragment != "" {
-		c.Fragment, c.RawFragment = redactParams(c.EscapedFragment()), ""
-	}
-	return c.String()
-}
-
-// redactString is redactURL for a URL held as a string; one that does not
-// parse is withheld whole.
-func redactString(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[URL withheld: it does not parse]"
-	}
-	return redactURL(u)
-}
-
-// redactParams replaces the value of each "name=value" of a query (or
-// fragment) with xxxxx; a part without '=' is a value on its own, and is
-// replaced whole. Empty values stay empty.
-func redactParams(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	parts := strings.Split(raw, "&")
-	for i, p := range parts {
-		name, value, ok := strings.Cut(p, "=")
-		switch {
-		case !ok && p != "":
-			parts[i] = xxxxx
-		case ok && value != "":
-			parts[i] = name + "=" + xxxxx
-		}
-	}
-	return strings.Join(parts, "&")
-}
-
-// urlSecrets returns the parts of raw that redactURL withholds, as they
-// appear in raw and decoded: user information, query and fragment values.
-// A raw that does not parse is one part, whole.
-func urlSecrets(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return []string{raw}
-	}
-	var out []string
-	add := func(s ...string) { out = append(out, s...) }
-	if u.User != nil {
-		p, _ := u.User.Password()
-		add(u.User.String(), u.User.Username(), p)
-	}
-	add(u.Opaque)
-	for _, part := range []string{u.RawQuery, u.EscapedFragment()} {
-		add(part)
-		for _, p := range strings.Split(part, "&") {
-			_, v, ok := strings.Cut(p, "=")
-			if !ok {
-				v = p
-			}
-			dec, err := url.QueryUnescape(v)
-			if err != nil {
-				dec = v
-			}
-			add(v, dec)
-		}
-	}
-	return out
-}
-
-// minURLSecret is the shortest part of a URL looked for in an error's
-// text: shorter ones would match innocent text ("dial tcp 127.0.0.1:1").
-const minURLSecret = 4
-
-// quotesAnyOf reports whether s contains one of parts of minURLSecret bytes
-// or more.
-func quotesAnyOf(s string, parts []string) bool {
-	for _, p := range parts {
-		if len(p) >= minURLSecret && strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactErr is the one way an error of the HTTP stack leaves this package.
@@ -152,19 +51,19 @@ func redactErr(err error, targets ...string) error {
 	}
 	var parts []string
 	for _, t := range targets {
-		parts = append(parts, urlSecrets(t)...)
+		parts = append(parts, redact.URLParts(t)...)
 	}
 	var ue *url.Error
 	if !errors.As(err, &ue) {
-		if !quotesAnyOf(err.Error(), parts) {
+		if !redact.Quotes(err.Error(), parts) {
 			return err
 		}
 		return withheldCause(err, "the error quoted the URL")
 	}
-	parts = append(parts, urlSecrets(ue.URL)...)
-	red := &urlError{op: ue.Op, url: redactString(ue.URL), timeout: ue.Timeout()}
+	parts = append(parts, redact.URLParts(ue.URL)...)
+	red := &urlError{op: ue.Op, url: redact.URLString(ue.URL), timeout: ue.Timeout()}
 	if cause := ue.Err; cause != nil {
-		if quotesAnyOf(cause.Error(), parts) {
+		if redact.Quotes(cause.Error(), parts) {
 			red.cause = withheldCause(cause, "the cause quoted the URL")
 		} else {
 			red.cause = cause
@@ -176,7 +75,7 @@ func redactErr(err error, targets ...string) error {
 	// A wrapper around the *url.Error: its text, with the url.Error's
 	// replaced, if what remains quotes nothing.
 	msg := strings.ReplaceAll(err.Error(), ue.Error(), red.Error())
-	if quotesAnyOf(msg, parts) {
+	if redact.Quotes(msg, parts) {
 		return withheldCause(red, "the error quoted the URL")
 	}
 	return &scrubbedError{msg: msg, cause: red}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -110,7 +111,7 @@ func NewVerifier(keys KeySet, issuer, audience string, opts *VerifierOptions) (*
 	}
 	for _, a := range algs {
 		if !slices.Contains([]string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}, a) {
-			return nil, invalidf("new verifier", "algorithm %q is not allowed (asymmetric algorithms only)", printable(a, 16))
+			return nil, invalidf("new verifier", "algorithm %q is not allowed (asymmetric algorithms only)", redact.Printable(a, 16))
 		}
 	}
 	switch {
@@ -171,10 +172,10 @@ func (v *Verifier) Verify(ctx context.Context, token string, scopes ...string) (
 		}
 		alg := t.Method.Alg()
 		if !keyFits(alg, pub) {
-			return nil, newError("key", nil, errors.New("algorithm "+printable(alg, 16)+" does not fit the key's type"))
+			return nil, newError("key", nil, errors.New("algorithm "+redact.Printable(alg, 16)+" does not fit the key's type"))
 		}
 		if declared != "" && declared != alg {
-			return nil, newError("key", nil, errors.New("algorithm "+printable(alg, 16)+" is not the key's declared "+printable(declared, 16)))
+			return nil, newError("key", nil, errors.New("algorithm "+redact.Printable(alg, 16)+" is not the key's declared "+redact.Printable(declared, 16)))
 		}
 		return pub, nil
 	})
@@ -197,7 +198,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, scopes ...string) (
 	c.Scopes = slices.Compact(c.Scopes)
 	for _, s := range scopes {
 		if !c.HasScope(s) {
-			return nil, newError("verify", ErrRejected, newError("scope", ErrMissingScope, errors.New(printable(s, 100))))
+			return nil, newError("verify", ErrRejected, newError("scope", ErrMissingScope, errors.New(redact.Printable(s, 100))))
 		}
 	}
 	return c, nil
