@@ -8,12 +8,13 @@
 // Kubernetes' "..data" link, a secrets server, the in-memory fake. When
 // either secret changes, the Source reads the pair again, validates it and
 // swaps it in atomically; the next handshake uses it, and connections
-// already open are untouched:
+// already open are untouched. With a file provider rooted at the directory
+// holding the pair:
 //
-//	store.Add(certs.CertificateSpec(secrets.Spec{Name: "web-cert", Ref: "file:///etc/tls/tls.crt"}))
-//	store.Add(certs.KeySpec(secrets.Spec{Name: "web-key", Ref: "file:///etc/tls/tls.key"}))
+//	store.Add(certs.CertificateSpec(secrets.Spec{Name: "web-cert", Ref: "file:tls.crt"}))
+//	store.Add(certs.KeySpec(secrets.Spec{Name: "web-key", Ref: "file:tls.key"}))
 //	src, err := certs.New(ctx, store, &certs.Options{
-//		Certificates: []certs.Pair{{Cert: "web-cert", Key: "web-key"}},
+//		Certificates: []certs.Pair{{Name: "web", Cert: "web-cert", Key: "web-key", Default: true}},
 //	})
 //	server := &http.Server{TLSConfig: certs.ServerConfig(src, nil)}
 //

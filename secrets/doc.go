@@ -7,14 +7,16 @@
 // and tells subscribers when it changes, so that the program never needs a
 // restart to pick up a new credential:
 //
-//	files, err := file.New(nil)
+//	files, err := file.New(&file.Options{Root: dir}) // "/run/secrets", say
 //	store, err := secrets.Open(ctx, &secrets.Options{
 //		Providers: map[string]providers.Provider{"file": files, "env": env.New(nil)},
 //		Logger:    slog.Default(),
 //	})
-//	err = store.Add(secrets.Spec{Name: "db", Ref: "file:///run/secrets/db", Kind: secrets.KindPassword})
+//	err = store.Add(secrets.Spec{Name: "db", Ref: "file:db", Kind: secrets.KindPassword})
 //	err = store.Use(ctx, "db", func(pw []byte) error { return connect(pw) })
 //	cancel, err := store.Subscribe("db", func(e secrets.Event) { reconnect() })
+//
+// (Example_files runs this, with a file rewritten under it.)
 //
 // # Lifecycle
 //

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/providers/env"
+	"github.com/strongroom/strongroom/providers/file"
 	"github.com/strongroom/strongroom/providers/memory"
 	"github.com/strongroom/strongroom/secrets"
 )
@@ -166,4 +171,60 @@ func ExampleStore_Create() {
 	}
 	fmt.Println(pw.Len(), pw.Kind())
 	// Output: 24 password
+}
+
+// The package overview: a password read from a file, and a hook told when
+// the file is replaced.
+func Example_files() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "strongroom-example")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "db"), []byte("password-1"), 0o600)
+	connect := func(pw []byte) error {
+		fmt.Printf("connecting with a %d-byte password\n", len(pw))
+		return nil
+	}
+	rotated := make(chan struct{}, 1)
+	reconnect := func() {
+		select {
+		case rotated <- struct{}{}:
+		default:
+		}
+	}
+
+	files, err := file.New(&file.Options{Root: dir}) // "/run/secrets", say
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	store, err := secrets.Open(ctx, &secrets.Options{
+		Providers: map[string]providers.Provider{"file": files, "env": env.New(nil)},
+		Logger:    slog.Default(),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer store.Close()
+	err = store.Add(secrets.Spec{Name: "db", Ref: "file:db", Kind: secrets.KindPassword})
+	err = store.Use(ctx, "db", func(pw []byte) error { return connect(pw) })
+	cancel, err := store.Subscribe("db", func(e secrets.Event) { reconnect() })
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cancel()
+
+	// A new password, written and renamed over the old one.
+	os.WriteFile(filepath.Join(dir, "db.new"), []byte("password-two"), 0o600)
+	os.Rename(filepath.Join(dir, "db.new"), filepath.Join(dir, "db"))
+	select {
+	case <-rotated:
+		store.Use(ctx, "db", func(pw []byte) error { return connect(pw) })
+	case <-time.After(10 * time.Second):
+		fmt.Println("no rotation seen")
+	}
+	// Output:
+	// connecting with a 10-byte password
+	// connecting with a 12-byte password
 }

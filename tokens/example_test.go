@@ -190,3 +190,36 @@ func TestCache_synctest(t *testing.T) {
 		}
 	})
 }
+
+// The package overview: a client-credentials client with revocation, a
+// cache, and an HTTP client sending the token of one scope and audience.
+// It needs an OAuth 2.0 server, so it is compiled, not run; the Hydra
+// tests make the same calls against a real one.
+func ExampleNewClient() {
+	ctx := context.Background()
+	store, _ := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"memory": memory.New(nil)}})
+	defer store.Close()
+	store.Add(secrets.Spec{Name: "oauth-client-secret", Ref: "memory://oauth-client-secret"})
+
+	client, err := tokens.NewClient("https://auth.example/oauth2/token", "batch-job",
+		tokens.ClientSecretBasic(store, "oauth-client-secret"),
+		&tokens.ClientOptions{RevocationURL: "https://auth.example/oauth2/revoke"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cache, err := tokens.NewCache(client, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cache.Close() // revokes the tokens held
+	reports := cache.Source(tokens.Request{Scopes: []string{"reports:read"}, Audience: []string{"reports"}})
+	httpClient := &http.Client{Transport: &tokens.Transport{Source: reports}}
+	resp, err := httpClient.Get("https://reports.example/daily")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+}

@@ -7,7 +7,7 @@
 // which optional abilities the provider has:
 //
 //	func TestConformance(t *testing.T) {
-//		var p *memory.Provider // the backend of the latest Open
+//		var p *memory.Provider // the provider of the latest Open
 //		providertest.Run(t, providertest.Harness{
 //			Open: func(t *testing.T) providers.Provider {
 //				p = memory.New(nil)
@@ -16,11 +16,19 @@
 //			Ref:    func(t *testing.T, name string) string { return memory.Ref(name) },
 //			Set:    func(t *testing.T, name string, data []byte) { p.Set(name, data, nil) },
 //			Remove: func(t *testing.T, name string) { p.Remove(name) },
-//			InvalidRefs: []string{"memory:", "memory://"},
-//			Caps: providertest.Capabilities{Mutable: true, Versioned: true},
+//			InvalidRefs: []string{
+//				"memory:", "memory:name", "memory:/name", "memory://",
+//				"memory://a\x00b", "memory://a\nb", "memory://a\x7fb", "memory://\xff",
+//			},
+//			Caps: providertest.Capabilities{
+//				Mutable: true, Watchable: true, Versioned: true,
+//				Writable: true, Revocable: true, Deletable: true,
+//			},
 //			ErrorPrefix: "providers/memory: ",
 //		})
 //	}
+//
+// (This is the memory provider's own conformance test.)
 //
 // [Run] documents what each sub-test checks; a provider adds tests of its own
 // only for what is particular to it.
