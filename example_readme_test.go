@@ -29,7 +29,6 @@ import (
 	"github.com/strongroom/strongroom/providers/file"
 	"github.com/strongroom/strongroom/providers/memory"
 	"github.com/strongroom/strongroom/secrets"
-	"github.com/strongroom/strongroom/tokens"
 )
 
 // database stands for a database client.
@@ -241,36 +240,4 @@ func writeSelfSigned(dir, name string) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return pool, nil
-}
-
-// Tokens: a client-credentials client, a cache refreshing ahead, and an
-// HTTP client that sends the token. It needs an OAuth 2.0 server, so it
-// is compiled, not run; tokens' Hydra tests run the same calls against a
-// real one.
-func Example_tokens() {
-	ctx := context.Background()
-	store, _ := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{"env": env.New(nil)}})
-	defer store.Close()
-	store.Add(secrets.Spec{Name: "oauth-client-secret", Ref: "env://OAUTH_CLIENT_SECRET"})
-	tokenURL := "https://auth.example/oauth2/token"
-
-	client, err := tokens.NewClient(tokenURL, "batch-job", tokens.ClientSecretBasic(store, "oauth-client-secret"), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	cache, err := tokens.NewCache(client, nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cache.Close()
-	src := cache.Source(tokens.Request{Scopes: []string{"invoices:read"}, Audience: []string{"billing"}})
-	httpClient := &http.Client{Transport: &tokens.Transport{Source: src}}
-	resp, err := httpClient.Get("https://billing.example/invoices")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	resp.Body.Close()
 }
