@@ -56,6 +56,9 @@ var (
 	ErrClosed = errors.New("provider closed")
 	// ErrUnsupported: the provider cannot do this for this reference.
 	ErrUnsupported = errors.New("not supported")
+	// ErrConflict: a conditional write found another version than the one
+	// it was conditioned on (see [ConditionalWriter]); nothing was written.
+	ErrConflict = errors.New("conflict")
 )
 
 // Provider fetches secret values from one backend. References are full
@@ -136,6 +139,23 @@ type Writer interface {
 	// it does not exist, and returns its version. Watchers of ref see the
 	// change. Write does not retain data; the caller still owns it.
 	Write(ctx context.Context, ref string, data []byte) (version string, err error)
+}
+
+// ConditionalWriter is implemented by providers that can write a new
+// version only if the current one is still the one the caller last saw: a
+// compare-and-swap, which lets several processes sharing one backend agree
+// on who does something (package rotate records its state this way, so
+// that each due rotation happens once across a fleet).
+type ConditionalWriter interface {
+	Writer
+	// WriteIf stores data as the new current value of ref, as Write does,
+	// only if ref's current version is ifVersion, as this provider's Fetch
+	// reports versions in this process; ifVersion "" means that ref must
+	// not exist. Otherwise it writes nothing and returns an error wrapping
+	// [ErrConflict]. The check and the write are atomic with respect to
+	// every other WriteIf and Write on ref through any provider of the
+	// same backend, in this process or another, as the provider documents.
+	WriteIf(ctx context.Context, ref string, data []byte, ifVersion string) (version string, err error)
 }
 
 // Revoker is implemented by providers that can revoke a version (or the
