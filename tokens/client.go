@@ -175,6 +175,20 @@ type ClientOptions struct {
 // client credentials grant (RFC 6749 section 4.4), or the refresh token
 // grant when ClientOptions.RefreshToken is set. It is a [Fetcher] and a
 // [Revoker]: wrap it in a [Cache]. It is safe for concurrent use.
+//
+// A client secret rotated in place (a server such as Ory Hydra holds one
+// secret per client) leaves a moment in which the server has the new
+// secret and the store still serves the old one. When the token endpoint
+// answers invalid_client (HTTP 401, or 400 with error=invalid_client) to
+// a client that authenticates with a secret or key from the store
+// (ClientSecretBasic, ClientSecretPost, PrivateKeyJWT), the Client asks
+// the store to refresh that secret from its backend (when its [Secrets]
+// has a Refresh method, as a *secrets.Store does) and, if the version it
+// then serves is not the one sent, sends the request once more with the
+// new credential. If the version did not change, or the second answer is
+// invalid_client too, Fetch returns that error: at most two token
+// requests per Fetch for this reason, never a loop. The retry is logged
+// at Info. Revoke does not retry.
 type Client struct {
 	tokenURL string
 	clientID string
@@ -458,10 +472,12 @@ type param struct {
 
 // tokenRequest posts form (plus secret parameters) to the token endpoint
 // and parses the answer; once means no retries after a connection error
-// or a 5xx. When the server refuses the client and the credential changed
-// in the store meanwhile, it tries once more with the new one (a server
-// that refuses the client has not looked at the grant). A refresh token in
-// a 200 answer is returned even with an error (see parseTokenResponse).
+// or a 5xx. When the server refuses the client (invalid_client) and the
+// credential's version in the store, refreshed from its backend, is not
+// the one sent, it tries once more with the new one (a server that
+// refuses the client has not looked at the grant), and never more than
+// once. A refresh token in a 200 answer is returned even with an error
+// (see parseTokenResponse).
 func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []param, once bool) (*Grant, []byte, error) {
 	for try := 0; ; try++ {
 		// expires_in counts from when the server answered, which is after
@@ -487,10 +503,19 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []par
 }
 
 // credentialChanged reports whether the credential's version in the store
-// is no longer version.
+// is no longer version. When the store can refresh (see [Secrets]) it is
+// first asked to fetch the credential from its backend: the server may
+// have been given a rotated secret that the backend holds and the store
+// has not fetched yet. A failed refresh is logged, and the version the
+// store holds decides.
 func (c *Client) credentialChanged(ctx context.Context, version string) bool {
 	if c.auth.Method == AuthNone || version == "" {
 		return false
+	}
+	if r, ok := c.auth.Secrets.(refresher); ok {
+		if err := r.Refresh(ctx, c.auth.Name); err != nil {
+			c.log.Warn("tokens: cannot refresh the client credential after invalid_client", "secret", c.auth.Name, "error", err.Error())
+		}
 	}
 	sec, err := c.auth.Secrets.Get(ctx, c.auth.Name)
 	return err == nil && sec.Version() != version

@@ -19,7 +19,11 @@
 // client authentication, and revokes tokens (RFC 7009). [JWTIssuer] signs
 // JWTs in process with a key held in a [secrets.Store]. The credential, the
 // signing key and the client's private key are read from the store on every
-// use, so rotating them there needs no restart.
+// use, so rotating them there needs no restart. A client secret rotated in
+// place at the server before the store has fetched it is caught too: on an
+// invalid_client answer the Client refreshes the credential from the
+// store's backend and, if its version changed, sends the request once
+// more (once per Fetch, never in a loop; see [Client]).
 //
 // Verification: a [Verifier] checks JWTs against a [KeySet]: a
 // [JWTIssuer] in the same process, [RemoteKeys], or [StoreKeys].

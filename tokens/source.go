@@ -148,8 +148,26 @@ type Revoker interface {
 // to publish a rotated key as soon as the store has it, and
 // Previous(name string) (*secrets.Secret, error), to go on signing with
 // the previous key during JWTIssuerOptions.PublishAhead.
+//
+// A [Client] uses one optional method when its Secrets has it (a
+// *secrets.Store does, a *secrets.View does not):
+// Refresh(ctx context.Context, name string) error, which fetches the
+// secret from its backend now and returns once the store serves what the
+// backend holds (or the fetch failed). The Client calls it when the token
+// endpoint refuses the client with invalid_client, to pick up a client
+// secret or key rotated at the backend before the store's own refresh
+// (see [Client]). It must be safe for concurrent use. It is optional so
+// that a *secrets.View, and every other implementation of Get alone, stays
+// a Secrets; without it the Client compares versions with what the store
+// already holds.
 type Secrets interface {
 	Get(ctx context.Context, name string) (*secrets.Secret, error)
+}
+
+// refresher is the optional method of [Secrets] that a [Client] calls
+// after invalid_client.
+type refresher interface {
+	Refresh(ctx context.Context, name string) error
 }
 
 // useSecret opens the current version of name for fn, which also gets the
