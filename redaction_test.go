@@ -30,6 +30,7 @@ import (
 	"github.com/strongroom/strongroom/providers/file"
 	"github.com/strongroom/strongroom/providers/memory"
 	"github.com/strongroom/strongroom/providers/providertest"
+	"github.com/strongroom/strongroom/rotate"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -50,6 +51,8 @@ var elsewhere = map[string]string{
 	"internal/memscan":     "test tool: a Marker exists to be searched for, and is only linked into tests",
 	"internal/testservers": "test tool: starts Hydra and Pebble for tests, only linked into tests",
 	"internal/redacttest":  "test tool: this test's renderer, only linked into tests",
+	"rotate/hydra":         "rotate/hydra/redact_test.go walks every exported type with a Target that has failed",
+	"rotate/postgres":      "rotate/postgres.TestRedactionEveryType (rotate/postgres/redact_test.go) walks every exported type with a Target that has failed",
 }
 
 // TestRedactionEveryPackage walks every package of the module (tokens in
@@ -200,6 +203,11 @@ func TestRedactionEveryPackage(t *testing.T) {
 	hasher := vhash.New()
 	hasher.Version(m)
 	hub := &fanout.Hub[secrets.Event]{}
+	rotator, err := rotate.New(store, &rotate.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rotator.Close() })
 
 	samples := map[string]map[string][]any{
 		"secrets": {
@@ -227,12 +235,13 @@ func TestRedactionEveryPackage(t *testing.T) {
 			"WithheldError":  {withheld, *withheld},
 		},
 		"providers": {
-			"Value":    {value, *value, []*providers.Value{value}, struct{ V providers.Value }{*value}},
-			"Provider": {providers.Provider(mem), providers.Provider(files), providers.Provider(envs)},
-			"Watcher":  {providers.Watcher(mem), providers.Watcher(files)},
-			"Writer":   {providers.Writer(mem), providers.Writer(files)},
-			"Revoker":  {providers.Revoker(mem)},
-			"Deleter":  {providers.Deleter(mem), providers.Deleter(files)},
+			"Value":             {value, *value, []*providers.Value{value}, struct{ V providers.Value }{*value}},
+			"Provider":          {providers.Provider(mem), providers.Provider(files), providers.Provider(envs)},
+			"Watcher":           {providers.Watcher(mem), providers.Watcher(files)},
+			"Writer":            {providers.Writer(mem), providers.Writer(files)},
+			"Revoker":           {providers.Revoker(mem)},
+			"Deleter":           {providers.Deleter(mem), providers.Deleter(files)},
+			"ConditionalWriter": {providers.ConditionalWriter(mem), providers.ConditionalWriter(files)},
 		},
 		"providers/file": {
 			"Options":  {file.Options{Root: dir}},
@@ -274,6 +283,22 @@ func TestRedactionEveryPackage(t *testing.T) {
 			"TrustBundle":         {bundle},
 			"TrustOptions":        {certs.TrustOptions{Name: "roots"}},
 			"Validation":          {certs.Validation{Trust: bundle, DNSNames: []string{"localhost"}}},
+		},
+		"rotate": {
+			"Credential":  {rotate.Credential{Account: "app", Secret: m, ID: "0123"}, &rotate.Credential{Secret: m}, []rotate.Credential{{Secret: m}}},
+			"Error":       {&rotate.Error{Secret: "db", Op: "rotate", Step: rotate.StepTest, Err: errors.New("login refused")}},
+			"Event":       {rotate.Event{Kind: rotate.EventRolledBack, Secret: "db", Rotation: "r1", Err: errors.New("login refused")}},
+			"EventKind":   {rotate.EventCompleted},
+			"Options":     {rotate.Options{Clock: clock, Instance: "i-1"}},
+			"Outcome":     {rotate.OutcomeRotated},
+			"Policy":      {rotate.Policy{Every: time.Hour, Generator: &secrets.RandomPassword{}}},
+			"Rotation":    {rotate.Rotation{Secret: "db", PendingRef: "memory://db?token=" + marker, StateRef: "memory://s", Target: rotate.TargetFuncs{}, Strategy: rotate.InPlace("app")}},
+			"Rotator":     {rotator},
+			"Status":      {rotate.Status{Secret: "db", LastFailure: "login refused"}},
+			"Step":        {rotate.StepPromote},
+			"Strategy":    {rotate.Alternating("a", "b")},
+			"Target":      {rotate.Target(rotate.TargetFuncs{})},
+			"TargetFuncs": {rotate.TargetFuncs{}},
 		},
 		"internal/backoff":  {"Rand": {backoff.New(strings.NewReader("jitter randomness, not secret material"))}},
 		"internal/fanout":   {"Hub": {hub}},

@@ -2,8 +2,10 @@ package rotate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 )
 
 // Target is the system where a credential is valid: a database, an OAuth
@@ -101,3 +103,9 @@ func (t TargetFuncs) Retire(ctx context.Context, keep Credential) error {
 	}
 	return t.RetireFunc(ctx, keep)
 }
+
+// LogValue makes slog log what String shows.
+func (c Credential) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON returns String as a JSON string: never the secret.
+func (c Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }

@@ -43,6 +43,11 @@ type entry struct {
 	reads    atomic.Uint64 // written by every read: away from the line above
 	lastRead atomic.Int64  // unix ns of the first read after a sweep
 
+	// Uses of a replaced version (a handle taken before a rotation, or
+	// Previous) since the last rotation: rare, so off the read path's lines.
+	oldReads    atomic.Uint64
+	oldLastRead atomic.Int64 // unix ns
+
 	mu           sync.Mutex
 	life         life
 	prev         *Secret
@@ -118,6 +123,12 @@ func (e *entry) watch() {
 			}
 		}
 	}
+}
+
+// oldRead counts a use of a replaced version at now.
+func (e *entry) oldRead(now time.Time) {
+	e.oldReads.Add(1)
+	e.oldLastRead.Store(now.UnixNano())
 }
 
 // changed is the provider's push signal. A signal during a fetch may
@@ -348,6 +359,9 @@ func (e *entry) install(sec *Secret, now time.Time, fetched *flight) error {
 	old := e.cur.Swap(sec)
 	ev := Event{Kind: EventLoaded, Secret: e.name, Version: sec.version, ExpiresAt: sec.expiresAt, Time: now}
 	if old != nil {
+		old.replaced.Store(true)
+		e.oldReads.Store(0)
+		e.oldLastRead.Store(0)
 		ev.Kind, ev.PreviousVersion = EventRotated, old.version
 		if e.prev != nil { // its window is cut short: one previous version at a time
 			e.prev.destroy(newError("use", e.name, ErrDestroyed, errSuperseded))

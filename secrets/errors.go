@@ -43,6 +43,10 @@ var (
 	// ErrUnsupported: the secret's provider cannot do what was asked (for
 	// example revoke, delete or write).
 	ErrUnsupported = errors.New("secrets: not supported")
+	// ErrConflict: a conditional write (Store.WriteIf) found another
+	// version at the backend than the one it was conditioned on; nothing
+	// was written.
+	ErrConflict = errors.New("secrets: conflict")
 	// ErrLockedMemory: memory could not be locked within the budget
 	// (RLIMIT_MEMLOCK or Options.MaxLockedMemory).
 	ErrLockedMemory = errors.New("secrets: locked memory unavailable")
@@ -105,6 +109,8 @@ func classify(op, name string, err error) *Error {
 		kind = ErrInvalid
 	case errors.Is(err, providers.ErrUnsupported):
 		kind = ErrUnsupported
+	case errors.Is(err, providers.ErrConflict):
+		kind = ErrConflict
 	case errors.Is(err, providers.ErrClosed), errors.Is(err, guard.ErrClosed):
 		kind = ErrClosed
 	case errors.Is(err, guard.ErrLockedMemory):
@@ -147,9 +153,9 @@ func withhold(err error, reason string) *WithheldError {
 // still classifies it.
 var classes = []error{
 	ErrNotFound, ErrExists, ErrClosed, ErrStale, ErrExpired, ErrRevoked, ErrDestroyed,
-	ErrPermission, ErrInvalid, ErrUnsupported, ErrLockedMemory,
+	ErrPermission, ErrInvalid, ErrUnsupported, ErrLockedMemory, ErrConflict,
 	providers.ErrNotFound, providers.ErrInvalidRef, providers.ErrInvalid,
-	providers.ErrPermission, providers.ErrClosed, providers.ErrUnsupported,
+	providers.ErrPermission, providers.ErrClosed, providers.ErrUnsupported, providers.ErrConflict,
 	context.Canceled, context.DeadlineExceeded,
 	fs.ErrNotExist, fs.ErrPermission, fs.ErrExist, fs.ErrClosed,
 	guard.ErrLockedMemory, guard.ErrClosed, guard.ErrCorrupt,

@@ -172,7 +172,7 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 		return nil, err
 	}
 	defer s.bg.Done()
-	sec, err := s.generate(ctx, e, w, gen, n)
+	sec, err := s.generate(ctx, "create", e, writeWith(w), gen, n)
 	if err == nil {
 		err = e.install(sec, s.clock.Now(), nil)
 	}
@@ -193,38 +193,66 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 
 // generate makes e's first value with gen, then writes, vets and seals
 // it.
-func (s *Store) generate(ctx context.Context, e *entry, w providers.Writer, gen Generator, n int) (*Secret, error) {
+func (s *Store) generate(ctx context.Context, op string, e *entry, write writeFunc, gen Generator, n int) (*Secret, error) {
 	var sec *Secret
 	err := s.guard.Scratch(n, func(buf []byte) error {
 		if err := gen.Generate(buf, rand.Reader); err != nil {
-			return newError("create", e.name, ErrInvalid, e.scrub(err, buf))
+			return newError(op, e.name, ErrInvalid, e.scrub(err, buf))
 		}
 		var err error
-		sec, err = e.put(ctx, "create", w, buf)
+		sec, err = e.put(ctx, op, write, buf)
 		return err
 	})
 	if err != nil {
 		if _, ok := err.(*Error); !ok {
-			err = classify("create", e.name, err)
+			err = classify(op, e.name, err)
 		}
 		return nil, err
 	}
 	return sec, nil
 }
 
+// Regenerate makes a new value for the declared secret called name with
+// gen, as Create makes a first one (in locked scratch memory, vetted by the
+// spec, sealed), writes it to the backend as Write does, and makes it
+// current. Its provider must implement providers.Writer. It is how a
+// program replaces a secret it generates (package rotate makes each
+// pending credential so). It fails as Write does, and with ErrInvalid
+// when gen fails.
+func (s *Store) Regenerate(ctx context.Context, name string, gen Generator) (*Secret, error) {
+	const op = "regenerate"
+	n := gen.Size()
+	if n <= 0 || n > maxGenerated {
+		return nil, newError(op, name, ErrInvalid, fmt.Errorf("generator size %d outside 1 to %d bytes", n, maxGenerated))
+	}
+	e, write, err := s.writer(op, name, func(w providers.Writer) (writeFunc, error) { return w.Write, nil })
+	if err != nil {
+		return nil, err
+	}
+	if err := s.enter(op, name); err != nil {
+		return nil, err
+	}
+	defer s.bg.Done()
+	sec, err := s.generate(ctx, op, e, write, gen, n)
+	if err != nil {
+		return nil, err
+	}
+	return e.installWritten(sec)
+}
+
 // put vets value, writes it to e's backend through w (when w is not nil)
 // and seals it, returning the new version's handle, not yet in service.
 // It is the one path of every writer (Create, Write), so that a backend's
 // error about a value is always scrubbed before it is returned.
-func (e *entry) put(ctx context.Context, op string, w providers.Writer, value []byte) (*Secret, error) {
+func (e *entry) put(ctx context.Context, op string, write writeFunc, value []byte) (*Secret, error) {
 	v := providers.Value{Data: value}
 	details, verr := e.vet(&v, e.s.clock.Now())
 	if verr != nil {
 		return nil, verr
 	}
-	if w != nil {
+	if write != nil {
 		var err error
-		if v.Version, err = w.Write(ctx, e.spec.Ref, value); err != nil {
+		if v.Version, err = write(ctx, e.spec.Ref, value); err != nil {
 			return nil, e.wrap(op, err, value) // a backend's error may quote what it was given
 		}
 	} else {
@@ -235,6 +263,18 @@ func (e *entry) put(ctx context.Context, op string, w providers.Writer, value []
 		return nil, serr
 	}
 	return sec, nil
+}
+
+// writeFunc writes a value to a backend and returns its version: a
+// provider's Write, or a WriteIf bound to a version.
+type writeFunc func(ctx context.Context, ref string, value []byte) (string, error)
+
+// writeWith is w's Write, or nil for no writer.
+func writeWith(w providers.Writer) writeFunc {
+	if w == nil {
+		return nil
+	}
+	return w.Write
 }
 
 func randomVersion() string {

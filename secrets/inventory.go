@@ -3,6 +3,7 @@ package secrets
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,17 @@ type Metadata struct {
 	// LastRead is when the secret was last read, to within a minute (a
 	// read records the time only once a minute, to keep reads cheap).
 	LastRead time.Time
+	// PreviousReads counts the uses of a replaced version (a handle taken
+	// before the latest rotation, or one from Store.Previous) since that
+	// rotation, in this process; PreviousLastRead is when the latest was.
+	// A rotation retires the old credential once they stop.
+	PreviousReads    uint64
+	PreviousLastRead time.Time
+
+	// Annotations are what the functions given to Store.Annotate for this
+	// secret said when the metadata was taken (package rotate reports a
+	// rotation's policy, next due time and last outcome so).
+	Annotations map[string]string
 
 	// Unused: not read for Options.UnusedAfter: a candidate for retirement.
 	Unused bool
@@ -89,6 +101,49 @@ type Metadata struct {
 	LockedMemory bool
 	// EndedAt: when the secret was revoked or deleted.
 	EndedAt time.Time
+}
+
+// Annotate adds fn to the functions whose maps make up the Annotations of
+// the secret called name (declared or not yet) in Metadata and Inventory,
+// until remove is called. fn is called each time metadata is taken,
+// without any lock of the Store held; it must be quick, safe for
+// concurrent use, and never return secret material. Later functions'
+// keys win.
+func (s *Store) Annotate(name string, fn func() map[string]string) (remove func()) {
+	a := &annotator{fn: fn}
+	s.annotMu.Lock()
+	if s.annots == nil {
+		s.annots = map[string][]*annotator{}
+	}
+	s.annots[name] = append(s.annots[name], a)
+	s.annotMu.Unlock()
+	return func() {
+		s.annotMu.Lock()
+		defer s.annotMu.Unlock()
+		s.annots[name] = slices.DeleteFunc(s.annots[name], func(b *annotator) bool { return b == a })
+		if len(s.annots[name]) == 0 {
+			delete(s.annots, name)
+		}
+	}
+}
+
+type annotator struct{ fn func() map[string]string }
+
+// annotations calls the annotators of name; nil when it has none.
+func (s *Store) annotations(name string) map[string]string {
+	s.annotMu.Lock()
+	fns := slices.Clone(s.annots[name])
+	s.annotMu.Unlock()
+	var out map[string]string
+	for _, a := range fns {
+		for k, v := range a.fn() {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Inventory returns the metadata of every declared secret, sorted by name,
@@ -122,6 +177,11 @@ func (e *entry) metadata(now time.Time) Metadata {
 	if lr := e.lastRead.Load(); lr != 0 {
 		m.LastRead = time.Unix(0, lr)
 	}
+	m.PreviousReads = e.oldReads.Load()
+	if lr := e.oldLastRead.Load(); lr != 0 {
+		m.PreviousLastRead = time.Unix(0, lr)
+	}
+	m.Annotations = e.s.annotations(e.name)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cur := e.cur.Load()

@@ -90,30 +90,79 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 // owns and wipes it. It fails with ErrInvalid for a rejected value, and with
 // ErrRevoked or ErrNotFound for a secret that was revoked or deleted.
 func (s *Store) Write(ctx context.Context, name string, value []byte) (*Secret, error) {
-	e, err := s.lookup("write", name)
+	return s.write(ctx, "write", name, func(w providers.Writer) (writeFunc, error) { return w.Write, nil }, value)
+}
+
+// WriteIf is Write conditioned on the backend: it writes value only if the
+// secret's current version at the backend is ifVersion (a version this
+// store reported, by [Secret.Version] or in the inventory; "" when the
+// secret must not exist at the backend yet), and fails with ErrConflict,
+// writing nothing, when it is not. The check and the write are one atomic
+// step at the backend, as the provider's providers.ConditionalWriter
+// documents (for the file provider, across the processes of one machine);
+// a provider without that ability gives ErrUnsupported. Several processes
+// agree on who does something by each calling WriteIf from the version it
+// read: one succeeds. After ErrConflict, Refresh the secret to read the
+// version that won.
+func (s *Store) WriteIf(ctx context.Context, name string, value []byte, ifVersion string) (*Secret, error) {
+	return s.write(ctx, "write", name, func(w providers.Writer) (writeFunc, error) {
+		c, ok := w.(providers.ConditionalWriter)
+		if !ok {
+			return nil, errors.New("its provider cannot write conditionally")
+		}
+		return func(ctx context.Context, ref string, value []byte) (string, error) {
+			return c.WriteIf(ctx, ref, value, ifVersion)
+		}, nil
+	}, value)
+}
+
+// write is Write, WriteIf and Regenerate: it writes value with the
+// writer pick makes of the secret's provider, and installs it.
+func (s *Store) write(ctx context.Context, op, name string, pick func(providers.Writer) (writeFunc, error), value []byte) (*Secret, error) {
+	e, write, err := s.writer(op, name, pick)
 	if err != nil {
 		return nil, err
 	}
-	w, ok := e.prov.(providers.Writer)
-	if !ok {
-		return nil, newError("write", name, ErrUnsupported, fmt.Errorf("secret has no writable provider (source %q)", e.source()))
-	}
-	if ended := e.endedNow("write"); ended != nil {
-		return nil, ended
-	}
-	if err := s.enter("write", name); err != nil {
+	if err := s.enter(op, name); err != nil {
 		return nil, err
 	}
 	defer s.bg.Done()
-	sec, err := e.put(ctx, "write", w, value)
+	sec, err := e.put(ctx, op, write, value)
 	if err != nil {
 		return nil, err
 	}
+	return e.installWritten(sec)
+}
+
+// writer finds the secret called name and the write function pick makes of
+// its provider.
+func (s *Store) writer(op, name string, pick func(providers.Writer) (writeFunc, error)) (*entry, writeFunc, error) {
+	e, err := s.lookup(op, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, ok := e.prov.(providers.Writer)
+	if !ok {
+		return nil, nil, newError(op, name, ErrUnsupported, fmt.Errorf("secret has no writable provider (source %q)", e.source()))
+	}
+	write, err := pick(w)
+	if err != nil {
+		return nil, nil, newError(op, name, ErrUnsupported, err)
+	}
+	if ended := e.endedNow(op); ended != nil {
+		return nil, nil, ended
+	}
+	return e, write, nil
+}
+
+// installWritten makes sec, just written to the backend, current, unless a
+// watcher installed the same version first.
+func (e *entry) installWritten(sec *Secret) (*Secret, error) {
 	if cur := e.cur.Load(); cur != nil && cur.version == sec.version && cur.expiresAt.Equal(sec.expiresAt) {
-		sec.destroy(newError("use", name, ErrDestroyed, errSuperseded)) // a watcher got there first
+		sec.destroy(newError("use", e.name, ErrDestroyed, errSuperseded)) // a watcher got there first
 		return cur, nil
 	}
-	if err := e.install(sec, s.clock.Now(), nil); err != nil {
+	if err := e.install(sec, e.s.clock.Now(), nil); err != nil {
 		return nil, err
 	}
 	return sec, nil

@@ -47,8 +47,9 @@ type Secret struct {
 
 	// refs counts Use calls under way; the last Use out of a destroyed
 	// version wipes it, so destroy never waits.
-	refs refcount.Count
-	gone atomic.Pointer[Error] // why the version was wiped; nil while usable
+	refs     refcount.Count
+	gone     atomic.Pointer[Error] // why the version was wiped; nil while usable
+	replaced atomic.Bool           // a newer version is current: uses are counted as reads of an old version
 }
 
 // Name returns the secret's name.
@@ -89,6 +90,9 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 		return err
 	}
 	defer s.release()
+	if s.replaced.Load() {
+		s.entry.oldRead(s.clock.Now())
+	}
 	if s.expiresNS != 0 || s.entry.staleAt.Load() != 0 {
 		now := s.clock.Now()
 		if s.expiresNS != 0 && now.UnixNano() >= s.expiresNS {

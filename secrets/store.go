@@ -37,6 +37,9 @@ type Store struct {
 	entries sync.Map
 	mu      sync.Mutex
 
+	annotMu sync.Mutex
+	annots  map[string][]*annotator // by secret name: Store.Annotate
+
 	sweepDue  atomic.Bool  // some secret was read since the last read sweep
 	sweepFrom atomic.Int64 // unix ns of that read: the sweep is due readSweep later
 
