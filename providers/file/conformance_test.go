@@ -10,7 +10,7 @@ import (
 	"github.com/strongroom/strongroom/providers/providertest"
 )
 
-var allCaps = providertest.Capabilities{Mutable: true, Watchable: true, Versioned: true, Writable: true, Deletable: true}
+var allCaps = providertest.Capabilities{Mutable: true, Watchable: true, Versioned: true, Writable: true, Deletable: true, Conditional: true}
 
 // TestConformance runs the shared suite twice: with references relative to
 // Options.Root, and with absolute references and no root.

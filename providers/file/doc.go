@@ -2,7 +2,8 @@
 // file holding one secret, or one part of a JSON, dotenv or PEM file. It
 // watches files for changes, including the symbolic link swap by which
 // Kubernetes updates a mounted secret volume, and writes and deletes whole
-// files atomically.
+// files atomically, also conditionally ([Provider.WriteIf]) with a lock
+// that processes sharing the directory respect.
 //
 // # References
 //
@@ -52,7 +53,9 @@
 // reference or one that leaves [Options].Root, [providers.ErrInvalid] for a
 // file that does not parse, is not a regular file or is larger than
 // [Options].MaxSize, [providers.ErrPermission], [providers.ErrClosed], and
-// [providers.ErrUnsupported] for writing or deleting a part of a file.
+// [providers.ErrUnsupported] for writing or deleting a part of a file (or
+// for WriteIf on a system without file locks), and [providers.ErrConflict]
+// for a WriteIf whose version is not the file's current one.
 // Messages start with "providers/file: " and name the path, and the
 // fragment of the reference when it has one. An error about a file's
 // content gives a line and a column (counted in bytes from 1) and a
@@ -104,4 +107,32 @@
 //
 // Kubelet (its "..data" link swap) and certbot (links in live/
 // replaced, files in archive/ never rewritten) already work this way.
+//
+// # Conditional writes and lock files
+//
+// [Provider.WriteIf] writes a file only if its current version is the one
+// the caller names ("" for a file that must not exist), and otherwise
+// fails with [providers.ErrConflict]: several processes sharing a
+// directory can agree on which of them changes a file. The check and the
+// write are atomic with respect to every Write, WriteIf and Delete of the
+// same file, in this process or in another on the same machine, because
+// each of them holds an exclusive lock (flock(2) on Unix, LockFileEx on
+// Windows) on a lock file beside the target: ".NAME.lock" in the same
+// directory ("/run/app/.state.json.lock" for "/run/app/state.json"),
+// created empty with mode 0600 on first use, and never removed by the
+// provider: a lock file removed while a process waits on it would let two
+// processes lock two different files. A program that cleans the directory
+// must leave the lock files of files still in use. Programs that write
+// the file without taking the lock are not excluded, and network file
+// systems may not honour it. Where the system has no such locks (Unix
+// systems other than Linux, macOS and the BSDs), WriteIf fails with
+// [providers.ErrUnsupported] and Write and Delete take no lock.
+//
+// Versions are keyed hashes of the content under a key random per
+// [Provider] (see Security above), so no process can compare its versions
+// with another's: each process fetches, then conditions its WriteIf on the
+// version its own Provider reported, and WriteIf hashes the file's current
+// content under the same key. Equal versions therefore mean equal
+// content: a file changed and then changed back compares equal, so
+// content whose history matters should carry a counter or a random token.
 package file

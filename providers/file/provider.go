@@ -83,8 +83,15 @@ type Options struct {
 }
 
 // Provider reads secrets from files. It implements [providers.Provider],
-// [providers.Watcher], [providers.Writer] and [providers.Deleter]. Create
-// one with [New].
+// [providers.Watcher], [providers.Writer], [providers.ConditionalWriter]
+// and [providers.Deleter]. Create one with [New].
+//
+// [Provider.WriteIf] is a compare-and-swap that holds across processes
+// sharing a directory on one machine: Write, WriteIf and Delete of a file
+// each hold an exclusive lock on the lock file ".NAME.lock" beside it. A
+// version is a keyed hash of the content under this Provider's own key,
+// so WriteIf compares the file's current content with the content of the
+// version this Provider reported.
 type Provider struct {
 	fs       fileSystem
 	root     *os.Root // nil without Options.Root
@@ -108,6 +115,8 @@ var (
 	_ providers.Watcher  = (*Provider)(nil)
 	_ providers.Writer   = (*Provider)(nil)
 	_ providers.Deleter  = (*Provider)(nil)
+
+	_ providers.ConditionalWriter = (*Provider)(nil)
 )
 
 // New returns a Provider configured by opts (nil for defaults). It fails

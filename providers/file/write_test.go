@@ -38,8 +38,8 @@ func TestWrite(t *testing.T) {
 		t.Errorf("mode after Write: %v, want 0600", info.Mode().Perm())
 	}
 	entries, _ := os.ReadDir(root)
-	if len(entries) != 1 {
-		t.Errorf("Write left files behind: %v", entries)
+	if len(entries) != 2 || entries[0].Name() != ".secret.lock" {
+		t.Errorf("Write left files other than its lock file behind: %v", entries)
 	}
 
 	_, err = p.Write(ctx, "file:app.json#/a", []byte(`"x"`))

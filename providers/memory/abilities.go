@@ -8,6 +8,8 @@ import (
 	"github.com/strongroom/strongroom/providers"
 )
 
+var _ providers.ConditionalWriter = (*Provider)(nil)
+
 // Write stores a copy of data as the new current value of ref, as
 // [Provider.Set] does with no options, and returns its version.
 func (p *Provider) Write(ctx context.Context, ref string, data []byte) (version string, err error) {
@@ -17,6 +19,44 @@ func (p *Provider) Write(ctx context.Context, ref string, data []byte) (version 
 	}
 	defer p.mu.Unlock()
 	return p.storeLocked(name, data, nil, p.clock.Now()), nil
+}
+
+// WriteIf stores a copy of data as the new current value of ref, as
+// [Provider.Write] does, only if ref's current version is ifVersion, and
+// returns the new version. The current version is the one Fetch reports
+// (leaving scripted faults aside): "" when the name does not exist or its
+// current version is revoked, the version number otherwise; ifVersion ""
+// means that the name must not exist. When it is not ifVersion, WriteIf
+// stores nothing and returns an error wrapping [providers.ErrConflict]. The
+// check and the store happen under the provider's lock, so exactly one of
+// several calls conditioned on the same version succeeds. Faults scripted
+// with [Provider.Fail] and [Provider.Corrupt] apply to fetches only, as for
+// Write.
+func (p *Provider) WriteIf(ctx context.Context, ref string, data []byte, ifVersion string) (version string, err error) {
+	name, err := p.lockOpen(ctx, "conditional write", ref)
+	if err != nil {
+		return "", err
+	}
+	defer p.mu.Unlock()
+	if current := p.currentLocked(name); current != ifVersion {
+		if current == "" {
+			current = "none"
+		} else {
+			current = strconv.Quote(current)
+		}
+		return "", fmt.Errorf("providers/memory: conditional write %s: want version %q, the current version is %s: %w", ref, ifVersion, current, providers.ErrConflict)
+	}
+	return p.storeLocked(name, data, nil, p.clock.Now()), nil
+}
+
+// currentLocked returns the version of name that Fetch would report, or ""
+// when Fetch would report none.
+func (p *Provider) currentLocked(name string) string {
+	e := p.entries[name]
+	if e == nil || e.revoked[e.seq] {
+		return ""
+	}
+	return strconv.Itoa(e.seq)
 }
 
 // Revoke revokes version of ref. Every version set since the name was last

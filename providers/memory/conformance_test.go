@@ -25,6 +25,7 @@ func TestConformance(t *testing.T) {
 		Caps: providertest.Capabilities{
 			Mutable: true, Watchable: true, Versioned: true,
 			Writable: true, Revocable: true, Deletable: true,
+			Conditional: true,
 		},
 		ErrorPrefix: "providers/memory: ",
 	})

@@ -16,7 +16,9 @@
 // backend.
 //
 // The provider has every optional ability: it is a [providers.Watcher], a
-// [providers.Writer], a [providers.Revoker] and a [providers.Deleter].
+// [providers.Writer], a [providers.ConditionalWriter] (whose WriteIf
+// compares version numbers under the provider's lock), a
+// [providers.Revoker] and a [providers.Deleter].
 //
 // # Concurrency
 //
@@ -31,7 +33,8 @@
 // Errors start with "providers/memory: " and wrap one of the sentinels of
 // package providers: [providers.ErrInvalidRef] for a malformed reference,
 // [providers.ErrNotFound] for a missing (or revoked) value,
-// [providers.ErrClosed] after Close, or the context's error. A failure
+// [providers.ErrConflict] for a WriteIf whose version is not the current
+// one, [providers.ErrClosed] after Close, or the context's error. A failure
 // scripted with [Provider.Fail] wraps the error the test gave. No error
 // contains a value.
 //

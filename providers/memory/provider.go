@@ -169,8 +169,8 @@ func (p *Provider) Fetch(ctx context.Context, ref string) (*providers.Value, err
 
 // Close wipes every stored value, ends every watch and waits for the watch
 // goroutines to return. Fetches waiting out a latency return an error
-// wrapping [providers.ErrClosed]. Afterwards Fetch, Watch, Write, Revoke
-// and Delete fail with [providers.ErrClosed], Set stores nothing, and
+// wrapping [providers.ErrClosed]. Afterwards Fetch, Watch, Write, WriteIf,
+// Revoke and Delete fail with [providers.ErrClosed], Set stores nothing, and
 // [Provider.Fetches] and [Provider.Revoked] still answer. Close is
 // idempotent and always returns nil.
 func (p *Provider) Close() error {

@@ -23,9 +23,9 @@ type watch struct {
 }
 
 // Watch calls changed, on a goroutine of its own, after each Set, Remove,
-// Write, Delete or Revoke of the name that ref names, and after
-// [Provider.Notify]; signals that arrive while changed runs coalesce into one
-// more call. The name need not exist yet. The returned stop ends the watch
+// Write, successful WriteIf, Delete or Revoke of the name that ref names,
+// and after [Provider.Notify]; signals that arrive while changed runs
+// coalesce into one more call. The name need not exist yet. The returned stop ends the watch
 // and waits for a call in progress, so it must not be called from inside
 // changed; once it returns, changed is not called again. stop is
 // idempotent, and Close stops every watch. Watch panics if changed is nil.

@@ -23,6 +23,7 @@
 //			Caps: providertest.Capabilities{
 //				Mutable: true, Watchable: true, Versioned: true,
 //				Writable: true, Revocable: true, Deletable: true,
+//				Conditional: true,
 //			},
 //			ErrorPrefix: "providers/memory: ",
 //		})

@@ -214,6 +214,12 @@ func (f *fixture) ops() []op {
 			return err
 		}})
 	}
+	if w, ok := f.p.(providers.ConditionalWriter); ok {
+		ops = append(ops, op{"WriteIf", func(ctx context.Context, ref string) error {
+			_, err := w.WriteIf(ctx, ref, f.secret("write"), "")
+			return err
+		}})
+	}
 	if d, ok := f.p.(providers.Deleter); ok {
 		ops = append(ops, op{"Delete", d.Delete})
 	}

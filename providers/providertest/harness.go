@@ -24,6 +24,10 @@ type Capabilities struct {
 	Writable  bool
 	Revocable bool
 	Deletable bool
+	// Conditional: the provider implements providers.ConditionalWriter
+	// (so Writable must be set too). WriteIf is conditioned on the
+	// versions Fetch reports, so Versioned must be set too.
+	Conditional bool
 }
 
 // Harness adapts one provider to the suite.

@@ -17,14 +17,15 @@ import (
 //   - FetchMissing: Fetch of a secret never set fails with
 //     [providers.ErrNotFound].
 //   - WrongScheme, InvalidRefs: Fetch, and each optional method the provider
-//     has, refuse a reference of another scheme and every entry of
+//     has (WriteIf with version ""), refuse a reference of another scheme and every entry of
 //     h.InvalidRefs with [providers.ErrInvalidRef], and change nothing.
 //   - Ownership: the caller owns what Fetch returns: overwriting Data or
 //     adding to Labels changes neither an earlier nor a later Value; Set
 //     keeps no reference to its argument.
 //   - Capabilities: the provider implements [providers.Watcher],
-//     [providers.Writer], [providers.Revoker] and [providers.Deleter]
-//     exactly when Caps says so.
+//     [providers.Writer], [providers.ConditionalWriter],
+//     [providers.Revoker] and [providers.Deleter] exactly when Caps says
+//     so.
 //   - Mutable: a Set after a Fetch is seen by the next Fetch; after Remove,
 //     Fetch fails with [providers.ErrNotFound]; Set then re-creates it.
 //   - Versioned: two fetches of the same data give the same version; a Set
@@ -45,13 +46,27 @@ import (
 //   - Write (when Writable): Fetch returns what Write stored, with the
 //     version Write returned; Write keeps no reference to its argument;
 //     Write creates a secret that did not exist.
+//   - Conditional (when Conditional): WriteIf with the version Fetch
+//     reported, and then with the version the last WriteIf returned,
+//     succeeds and returns a new version, the one the next Fetch reports
+//     with the data written; WriteIf keeps no reference to its argument.
+//     WriteIf with a stale version, with a version never reported, and
+//     with "" on a secret that exists fails with [providers.ErrConflict]
+//     and changes nothing. WriteIf with "" on a secret that does not exist
+//     creates it; with a version, it fails with [providers.ErrConflict] and
+//     creates nothing, also (when Mutable) with the version of a secret
+//     removed since.
+//   - ConditionalConcurrent (when Conditional): 8 goroutines call WriteIf
+//     at once, all on the version Fetch reported; exactly one succeeds,
+//     the others fail with [providers.ErrConflict], and Fetch then returns
+//     the winner's data and version; 5 rounds.
 //   - Delete (when Deletable): after Delete, Fetch fails with
 //     [providers.ErrNotFound], and so does Delete of what is not there.
 //   - Revoke (when Revocable): Revoke of the current version succeeds;
 //     Revoke of an unknown version, or of a secret that is not there, fails
 //     with [providers.ErrNotFound].
 //   - Close: Close returns nil, twice; after it Fetch and every optional
-//     method fail with [providers.ErrClosed]; no goroutine that started
+//     method (WriteIf too) fail with [providers.ErrClosed]; no goroutine that started
 //     after the sub-test began is left (go.uber.org/goleak).
 //   - CloseConcurrent: Fetch concurrent with Close returns the value or
 //     [providers.ErrClosed], and only the latter once Close has returned.
@@ -63,6 +78,9 @@ func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.Open == nil || h.Ref == nil || h.Set == nil || h.Remove == nil {
 		t.Fatal("providertest: Harness.Open, Ref, Set and Remove are required")
+	}
+	if h.Caps.Conditional && !h.Caps.Versioned {
+		t.Fatal("providertest: Caps.Conditional needs Caps.Versioned: WriteIf is conditioned on the versions Fetch reports")
 	}
 	for _, st := range []struct {
 		name string
@@ -81,6 +99,8 @@ func Run(t *testing.T, h Harness) {
 		{"Concurrent", testConcurrent, ""},
 		{"Watch", testWatch, unless(h.Caps.Watchable, "Caps.Watchable is not set")},
 		{"Write", testWrite, unless(h.Caps.Writable, "Caps.Writable is not set")},
+		{"Conditional", testConditional, unless(h.Caps.Conditional, "Caps.Conditional is not set")},
+		{"ConditionalConcurrent", testConditionalConcurrent, unless(h.Caps.Conditional, "Caps.Conditional is not set")},
 		{"Delete", testDelete, unless(h.Caps.Deletable, "Caps.Deletable is not set")},
 		{"Revoke", testRevoke, unless(h.Caps.Revocable, "Caps.Revocable is not set")},
 		{"Close", testClose, ""},
@@ -178,6 +198,7 @@ func testCapabilities(t *testing.T, h Harness) {
 	}{
 		{"providers.Watcher", "Watchable", is[providers.Watcher](f.p), h.Caps.Watchable},
 		{"providers.Writer", "Writable", is[providers.Writer](f.p), h.Caps.Writable},
+		{"providers.ConditionalWriter", "Conditional", is[providers.ConditionalWriter](f.p), h.Caps.Conditional},
 		{"providers.Revoker", "Revocable", is[providers.Revoker](f.p), h.Caps.Revocable},
 		{"providers.Deleter", "Deletable", is[providers.Deleter](f.p), h.Caps.Deletable},
 	} {

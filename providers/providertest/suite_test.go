@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/memory"
@@ -43,6 +44,8 @@ func TestSuiteFindsFlaws(t *testing.T) {
 		{"cancel-error", "CancelledContext"},
 		{"stop-ignored", "Watch/Stop"},
 		{"retains-write", "Write"},
+		{"writeif-unconditional", "Conditional"},
+		{"writeif-racy", "ConditionalConcurrent"},
 		{"delete-missing-ok", "Delete"},
 		{"revoke-unknown-ok", "Revoke"},
 		{"close-twice-errs", "Close"},
@@ -81,6 +84,7 @@ func TestFlawedProvider(t *testing.T) {
 	caps := providertest.Capabilities{
 		Mutable: true, Watchable: true, Versioned: true,
 		Writable: true, Revocable: true, Deletable: true,
+		Conditional: true,
 	}
 	if flaw == "undeclared-watcher" {
 		caps.Watchable = false
@@ -183,6 +187,29 @@ func (p *flawed) Write(ctx context.Context, ref string, data []byte) (string, er
 		p.mu.Unlock()
 	}
 	return p.Provider.Write(ctx, ref, data)
+}
+
+func (p *flawed) WriteIf(ctx context.Context, ref string, data []byte, ifVersion string) (string, error) {
+	switch p.flaw {
+	case "writeif-unconditional":
+		return p.Provider.Write(ctx, ref, data)
+	case "writeif-racy": // checks, then writes, with no lock around both
+		current := ""
+		v, err := p.Provider.Fetch(ctx, ref)
+		switch {
+		case err == nil:
+			current = v.Version
+			v.Wipe()
+		case !errors.Is(err, providers.ErrNotFound):
+			return "", err
+		}
+		if current != ifVersion {
+			return "", fmt.Errorf("providers/memory: conditional write: %w", providers.ErrConflict)
+		}
+		time.Sleep(5 * time.Millisecond)
+		return p.Provider.Write(ctx, ref, data)
+	}
+	return p.Provider.WriteIf(ctx, ref, data, ifVersion)
 }
 
 func (p *flawed) Delete(ctx context.Context, ref string) error {
