@@ -43,6 +43,7 @@ const (
 // error text that was checked not to quote a credential.
 type record struct {
 	V        int    `json:"v"`
+	Seq      uint64 `json:"seq"` // incremented by every write: no two writes give the same bytes (a backend whose versions are content hashes sees every change)
 	Step     Step   `json:"step"`
 	ID       string `json:"id,omitempty"`       // of the rotation under way
 	Strategy string `json:"strategy,omitempty"` // as when it started

@@ -90,6 +90,13 @@ func (rt *rotation) read(ctx context.Context) (record, string, error) {
 	return rec, sec.Version(), err
 }
 
+// lastSeq is the sequence number of the record last read or written.
+func (rt *rotation) lastSeq() uint64 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.last.Seq
+}
+
 func (rt *rotation) setLast(rec record) {
 	rt.mu.Lock()
 	rt.last = rec
@@ -190,6 +197,7 @@ func (rt *rotation) save(ctx context.Context, rec *record, ver string) error {
 	if rec.Step == StepIdle {
 		rec.Owner, rec.LeaseUntil = "", time.Time{}
 	}
+	rec.Seq = rt.lastSeq() + 1
 	_, err := rt.r.store.WriteIf(ctx, rt.state, rec.encode(), ver)
 	if errors.Is(err, secrets.ErrConflict) {
 		return errConflict

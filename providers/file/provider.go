@@ -101,6 +101,7 @@ type Provider struct {
 	maxSize  int64
 	poll     time.Duration
 	settle   time.Duration // <= 0: none
+	seen     sync.Map      // path -> seenState: the last state each file was seen in (see observe)
 	log      *slog.Logger
 	hasher   *vhash.Hasher
 

@@ -38,19 +38,54 @@ type observation struct {
 // modification time, when that is not in the future: the modification
 // time is taken from the file system's clock, which is the real clock on
 // a local file system. That lets a file changed long ago be read at once.
+//
+// The modification time is trusted only so far. A truncation changes the
+// size before the modification time (a stat between the two sees the new
+// size with the old time), so an empty file's time is never trusted, and a
+// state is never taken to be older than the last time this provider saw
+// the file in another state.
 func (p *Provider) observe(loc location, o *observation, now time.Time) time.Duration {
 	sig := p.signature(loc)
 	if sig != o.sig || o.since.IsZero() {
 		*o = observation{sig: sig, since: now}
 	}
+	differentAt := p.remember(loc.path, sig, now)
 	if p.settle <= 0 {
 		return 0
 	}
 	stable := now.Sub(o.since)
-	if mtime := time.Unix(0, sig.mtime); sig.state == sigPresent && !mtime.After(now) {
-		stable = max(stable, now.Sub(mtime))
+	if mtime := time.Unix(0, sig.mtime); sig.state == sigPresent && sig.size > 0 && !mtime.After(now) {
+		byTime := now.Sub(mtime)
+		if !differentAt.IsZero() {
+			byTime = min(byTime, now.Sub(differentAt))
+		}
+		stable = max(stable, byTime)
 	}
 	return max(p.settle-stable, 0)
+}
+
+// seenState is the last state this provider saw a file in.
+type seenState struct {
+	sig         signature
+	seenAt      time.Time // when sig was last seen
+	differentAt time.Time // when another state was last seen before it; zero: never
+}
+
+// remember records that the file at path was seen in state sig at now,
+// and returns when this provider last saw it in another state (zero if
+// never): the state began after that.
+func (p *Provider) remember(path string, sig signature, now time.Time) time.Time {
+	next := seenState{sig: sig, seenAt: now}
+	if v, ok := p.seen.Load(path); ok {
+		prev := v.(seenState)
+		if prev.sig == sig {
+			next.differentAt = prev.differentAt
+		} else {
+			next.differentAt = prev.seenAt
+		}
+	}
+	p.seen.Store(path, next)
+	return next.differentAt
 }
 
 // readSettled reads the file at loc once it has settled: once its size,

@@ -231,3 +231,49 @@ func TestFetchFutureModTime(t *testing.T) {
 	p := newProvider(t, &Options{Root: root, Settle: 50 * time.Millisecond})
 	expectValue(t, p, "file:secret", "from the future")
 }
+
+// TestEmptyOldFileWaitsToSettle: a truncation changes a file's size before
+// its modification time, so a stat can see an empty file with the old,
+// long-settled time (seen on ext4 under load: the store then served ""). An
+// empty file's time is not trusted: it is read only once it has stayed
+// empty for the settle period.
+func TestEmptyOldFileWaitsToSettle(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "secret")
+	writeSettled(t, path, nil)
+	p := newProvider(t, &Options{Root: root, PollInterval: -1, Settle: 200 * time.Millisecond})
+	start := time.Now()
+	if _, err := p.Fetch(context.Background(), "file:secret"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("an empty file with an old modification time was read after %v, before the settle period", d)
+	}
+}
+
+// TestChangeWithOldTimeWaitsToSettle: a file seen in one state and then in
+// another whose modification time is old (a writer that keeps times, such
+// as rsync -t or cp -p, or a truncation caught half-way) is not taken to
+// have settled since that time: the new state began after the old one was
+// last seen.
+func TestChangeWithOldTimeWaitsToSettle(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "secret")
+	writeSettled(t, path, []byte("good-password-1"))
+	p := newProvider(t, &Options{Root: root, PollInterval: -1, Settle: 200 * time.Millisecond})
+	if _, err := p.Fetch(context.Background(), "file:secret"); err != nil {
+		t.Fatal(err)
+	}
+	writeSettled(t, path, []byte("good-password-22"))
+	start := time.Now()
+	v, err := p.Fetch(context.Background(), "file:secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(v.Data) != "good-password-22" {
+		t.Fatalf("read %q", v.Data)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("a change with an old modification time was read after %v, before it could have settled", d)
+	}
+}
