@@ -38,19 +38,24 @@ type JWTIssuerOptions struct {
 	// and a *secrets.View can), and meanwhile goes on signing with the
 	// previous version, which it reads with Previous (a *secrets.Store
 	// has it): so remote verifiers can fetch the new key before any token
-	// needs it. Set it to at least the verifiers' RemoteKeysOptions.MaxAge for
-	// them to pick the key up on their routine refresh, and no longer than
-	// the key's Spec.Overlap in the store, past which the previous version
-	// is wiped and the JWTIssuer signs with the new one at once. The first
+	// needs it (a key a [SigningKeyTarget] published before it was
+	// promoted counts as published since then). Set it to at least the
+	// verifiers' RemoteKeysOptions.MaxAge for them to pick the key up on
+	// their routine refresh, and no longer than the key's Spec.Overlap in
+	// the store, past which the previous version is wiped and the
+	// JWTIssuer signs with the new one at once. The first
 	// key a JWTIssuer sees is used at once. Zero: none (right for verifiers
 	// in this process, which see a new key at once, and for remote ones
 	// that refetch on an unknown kid).
 	PublishAhead time.Duration
 
 	// KeyID derives the "kid" from the key's version in the store and its
-	// public key. Nil: the version itself. Use [Thumbprint] when several
-	// processes sign with the same key but see different versions (the
-	// file provider's versions are per-process hashes).
+	// public key. Nil: the version itself. Use [Thumbprint] (as
+	// [ThumbprintKeyID] does) when several processes sign with the same
+	// key but see different versions (the file provider's versions are
+	// per-process hashes), and to rotate the key with a
+	// [SigningKeyTarget], which needs a kid known before the key has a
+	// version.
 	KeyID func(version string, pub crypto.PublicKey) string
 
 	// Clock gives "iat", "nbf" and "exp", and times the windows above.
@@ -71,7 +76,9 @@ type JWTIssuerOptions struct {
 // store's events for the key, when its Secrets can), not on each lookup:
 // verifying reads nothing from the store, and goes on working while the
 // store cannot serve the private key. A key revoked or deleted in the
-// store is withdrawn at once.
+// store is withdrawn at once. A [SigningKeyTarget] rotates the key through
+// package rotate: it publishes the new key before the store holds it, and
+// withdraws the old one after the rotation's overlap.
 //
 // JWTIssuer is a [Fetcher] (wrap it in a [Cache]), a [KeySet] (verify in
 // process) and an http.Handler serving its JWK Set. It is safe for
@@ -86,6 +93,7 @@ type JWTIssuer struct {
 
 	mu        sync.Mutex
 	keys      []*publicKey // published, newest first; keys[0] is the latest version seen
+	staged    []*publicKey // published ahead of the store by a SigningKeyTarget (version ""), oldest first
 	dirty     bool         // the store announced a change not read yet
 	checkedAt time.Time    // without a subscription: when the store was last read for the set
 	closed    bool
@@ -295,6 +303,9 @@ func (i *JWTIssuer) observe(version string, pub crypto.PublicKey) (*publicKey, e
 		pk = &publicKey{version: version, kid: kid, pub: pub, jwk: jwk}
 		if len(i.keys) > 0 {
 			pk.since = now
+			if s := i.stagedKey(kid, pub); s != nil {
+				pk.since = s.since // published ahead since then
+			}
 		}
 	}
 	pk.until = time.Time{}
@@ -343,7 +354,8 @@ func (i *JWTIssuer) load(ctx context.Context) error {
 	return err
 }
 
-// published returns the keys to publish, newest first. It reads the store
+// published returns the keys to publish, newest first, then the staged
+// ones, the first of each kid only. It reads the store
 // only when it must: nothing is published yet, the store announced a
 // change not read yet, or (without a subscription) the last read is
 // older than recheckEvery. When that read fails, the keys already
@@ -370,11 +382,18 @@ func (i *JWTIssuer) published(ctx context.Context) ([]*publicKey, error) {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return slices.Clone(i.keys), nil
+	keys := make([]*publicKey, 0, len(i.keys)+len(i.staged))
+	for _, k := range slices.Concat(i.keys, i.staged) {
+		if !slices.ContainsFunc(keys, func(p *publicKey) bool { return p.kid == k.kid }) {
+			keys = append(keys, k) // one per kid: a key written again keeps its kid
+		}
+	}
+	return keys, nil
 }
 
 // JWKSet returns the JWK Set to publish: the latest key first, then the
-// previous ones still within their windows.
+// previous ones still within their windows, then the keys a
+// [SigningKeyTarget] published ahead of their promotion.
 func (i *JWTIssuer) JWKSet(ctx context.Context) (JWKSet, error) {
 	keys, err := i.published(ctx)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strongroom/strongroom/internal/redacttest"
 	"github.com/strongroom/strongroom/providers/memory"
+	rot "github.com/strongroom/strongroom/rotate"
 )
 
 // redactMarker stands for secret material in the redaction tests. Its
@@ -78,38 +79,54 @@ func TestRedactionEveryType(t *testing.T) {
 	}
 	t.Cleanup(func() { iss.Close() })
 	v, _ := NewVerifier(iss, testIssuer, testAudience, nil)
+	keyIss, err := NewJWTIssuer(store, "signing-key", testIssuer, &JWTIssuerOptions{Clock: clock, KeyID: ThumbprintKeyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keyIss.Close() })
+	keyTarget, err := NewSigningKeyTarget(keyIss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A pending key that is no key, refused by the target.
+	setErr := keyTarget.Set(context.Background(), rot.Credential{Secret: []byte("-----BEGIN PRIVATE KEY-----\n" + m + "\n-----END PRIVATE KEY-----\n")})
+	if setErr == nil {
+		t.Fatal("Set accepted a PEM block that is no key")
+	}
 
 	g := Grant{Value: []byte(m), Type: "Bearer", Scopes: []string{"read"}, ExpiresAt: epoch.Add(time.Hour), ID: "jti-1"}
 	samples := map[string][]any{
-		"AuthMethod":        {AuthSecretBasic},
-		"Cache":             {cache},
-		"CacheOptions":      {CacheOptions{Clock: clock}},
-		"Claims":            {Claims{Subject: "batch", Scopes: []string{"read"}}},
-		"Client":            {client, dialer},
-		"ClientAuth":        {client.auth, ClientSecretPost(store, "client-secret")},
-		"ClientOptions":     {opts, &opts},
-		"Error":             {transportErr, newError("fetch", ErrInvalid, transportErr)},
-		"Fetcher":           {Fetcher(up), Fetcher(client)},
-		"FetcherFunc":       {up},
-		"Grant":             {g, &g, []Grant{g}, map[string]*Grant{"g": &g}, struct{ G Grant }{g}},
-		"JWK":               {set.Keys[0], &set.Keys[0]},
-		"JWKSet":            {set},
-		"JWTIssuer":         {iss},
-		"JWTIssuerOptions":  {JWTIssuerOptions{Subject: "batch"}},
-		"KeySet":            {KeySet(remote), KeySet(iss)},
-		"OAuth2Options":     {OAuth2Options{}},
-		"OAuthError":        {oauthErr, *oauthErr},
-		"RemoteKeys":        {remote},
-		"RemoteKeysOptions": {RemoteKeysOptions{}},
-		"Request":           {readReq},
-		"Revoker":           {Revoker(client)},
-		"Secrets":           {Secrets(store)},
-		"Source":            {src},
-		"StoreKeys":         {&StoreKeys{Secrets: store, Names: []string{"signing-key"}}},
-		"Token":             {tok, []*Token{tok}, struct{ T *Token }{tok}},
-		"Transport":         {&Transport{Source: src}},
-		"Verifier":          {v},
-		"VerifierOptions":   {VerifierOptions{}},
+		"AuthMethod":          {AuthSecretBasic},
+		"Cache":               {cache},
+		"CacheOptions":        {CacheOptions{Clock: clock}},
+		"Claims":              {Claims{Subject: "batch", Scopes: []string{"read"}}},
+		"Client":              {client, dialer},
+		"ClientAuth":          {client.auth, ClientSecretPost(store, "client-secret")},
+		"ClientOptions":       {opts, &opts},
+		"Error":               {transportErr, newError("fetch", ErrInvalid, transportErr), setErr},
+		"Fetcher":             {Fetcher(up), Fetcher(client)},
+		"FetcherFunc":         {up},
+		"Grant":               {g, &g, []Grant{g}, map[string]*Grant{"g": &g}, struct{ G Grant }{g}},
+		"JWK":                 {set.Keys[0], &set.Keys[0]},
+		"JWKSet":              {set},
+		"JWTIssuer":           {iss},
+		"JWTIssuerOptions":    {JWTIssuerOptions{Subject: "batch"}},
+		"KeySet":              {KeySet(remote), KeySet(iss)},
+		"OAuth2Options":       {OAuth2Options{}},
+		"OAuthError":          {oauthErr, *oauthErr},
+		"RemoteKeys":          {remote},
+		"RemoteKeysOptions":   {RemoteKeysOptions{}},
+		"Request":             {readReq},
+		"Revoker":             {Revoker(client)},
+		"Secrets":             {Secrets(store)},
+		"SigningKeyGenerator": {SigningKeyGenerator{}, SigningKeyGenerator{Algorithm: "EdDSA"}},
+		"SigningKeyTarget":    {keyTarget, rot.Target(keyTarget)},
+		"Source":              {src},
+		"StoreKeys":           {&StoreKeys{Secrets: store, Names: []string{"signing-key"}}},
+		"Token":               {tok, []*Token{tok}, struct{ T *Token }{tok}},
+		"Transport":           {&Transport{Source: src}},
+		"Verifier":            {v},
+		"VerifierOptions":     {VerifierOptions{}},
 	}
 	redacttest.Check(t, ".", samples, redacttest.Forms([]byte(m)))
 	// The redacted descriptions keep what is useful.
