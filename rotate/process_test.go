@@ -219,6 +219,22 @@ func runChild(c childConfig) error {
 		}
 	case "fleet":
 		time.Sleep(c.Run)
+		// Stop once no rotation is under way, so that none is left half
+		// done (another instance would finish it after the lease, but the
+		// test stops them all).
+		for i := 0; ; i++ {
+			st, err := rot.Status("db")
+			if err != nil {
+				return err
+			}
+			if st.Step == rotate.StepIdle {
+				break
+			}
+			if i > 3000 {
+				return errors.New("a rotation stayed under way")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		rot.Close() // no rotation starts after this
 		// Serve what the backend holds: wait until the store has it.
 		want, err := os.ReadFile(filepath.Join(c.Dir, "db"))

@@ -303,7 +303,10 @@ func TestScheduleRotatesOncePerPeriod(t *testing.T) {
 	for range 3 * 3600 / 10 {
 		f.clock.Advance(10 * time.Second)
 	}
-	if n := f.server.sets; n != 3 {
+	f.server.mu.Lock()
+	n := f.server.sets
+	f.server.mu.Unlock()
+	if n != 3 {
 		t.Errorf("in three hours the target's credential was set %d times, want 3", n)
 	}
 }
@@ -409,5 +412,18 @@ func TestRollbackAfterPromotion(t *testing.T) {
 	}
 	if got := f.server.accepted(); !slices.Equal(got, []string{"app:initial-password"}) {
 		t.Errorf("after Rollback the target accepts %q", got)
+	}
+}
+
+// TestIdleRotatorDoesNotSpin: with nothing scheduled, the loop waits to be
+// woken: it does not read its state record again and again.
+func TestIdleRotatorDoesNotSpin(t *testing.T) {
+	f := newFixture(t, rotate.InPlace("app"), "initial-password", rotate.Policy{})
+	f.clock.Wait()
+	before, _ := f.store.Metadata("db.rotation")
+	time.Sleep(200 * time.Millisecond)
+	after, _ := f.store.Metadata("db.rotation")
+	if after.Reads != before.Reads {
+		t.Errorf("an idle rotator read its state record %d times in 200 ms", after.Reads-before.Reads)
 	}
 }

@@ -110,16 +110,20 @@ func (rt *rotation) run() {
 	release := func() {}
 	for {
 		wait := rt.tick(ctx)
-		release()
 		if ctx.Err() != nil {
+			release()
 			return
 		}
+		// The next wake-up is arranged before this one's hold is released,
+		// so that a virtual clock's Advance waits for the whole chain.
 		var stop func() bool
-		if wait > 0 {
+		switch {
+		case wait > 0:
 			stop = rt.r.clock.AfterFunc(wait, rt.poke)
-		} else {
+		case wait == 0:
 			rt.poke()
-		}
+		} // wait < 0: nothing is due; a poke (a demand, a record change) wakes it
+		release()
 		select {
 		case release = <-rt.wake:
 		case <-ctx.Done():
@@ -140,7 +144,7 @@ var errConflict = errors.New("rotate: the state record changed under this instan
 // tick reads the record and does what is due: one step of a rotation
 // this instance holds, taking over one whose lease has ended, starting
 // one, or nothing. It returns how long to wait before the next tick (0:
-// at once).
+// at once; negative: until woken).
 func (rt *rotation) tick(ctx context.Context) time.Duration {
 	rec, ver, err := rt.read(ctx)
 	if err != nil {
@@ -237,8 +241,8 @@ func (rt *rotation) maybeStart(ctx context.Context, rec record, ver string, now 
 }
 
 // due says why a rotation should start now ("" when none should), whether
-// as an emergency, and otherwise how long until one is due (0: nothing
-// scheduled, wait for a wake-up).
+// as an emergency, and otherwise how long until one is due (negative:
+// nothing is scheduled; wait to be woken).
 func (rt *rotation) due(_ context.Context, rec record, now time.Time) (reason string, emergency bool, wait time.Duration) {
 	rt.mu.Lock()
 	for _, w := range rt.waiters {
@@ -287,6 +291,9 @@ func (rt *rotation) due(_ context.Context, rec record, now time.Time) (reason st
 		if w := rec.Next.Sub(now); wait == 0 || w < wait {
 			wait = w
 		}
+	}
+	if wait <= 0 {
+		wait = -1 // nothing scheduled
 	}
 	return "", false, wait
 }
