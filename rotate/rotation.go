@@ -103,11 +103,11 @@ func (rt *rotation) setLast(rec record) {
 	rt.mu.Unlock()
 }
 
-// run is the loop.
-func (rt *rotation) run() {
+// run is the loop. release ends the hold on a virtual clock its caller
+// took, so that the first tick counts as work the clock waits for.
+func (rt *rotation) run(release func()) {
 	defer rt.r.wg.Done()
 	ctx := rt.r.ctx
-	release := func() {}
 	for {
 		wait := rt.tick(ctx)
 		if ctx.Err() != nil {

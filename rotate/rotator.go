@@ -281,7 +281,8 @@ func (r *Rotator) Add(ctx context.Context, rot Rotation) error {
 	rt.unsubscribe = cancel
 	rt.unannotate = r.store.Annotate(rot.Secret, rt.annotations)
 	r.wg.Add(1)
-	go rt.run()
+	_, release := busy.Hold(r.clock, context.Background())
+	go rt.run(release)
 	return nil
 }
 
