@@ -805,6 +805,11 @@ func (rt *rotation) annotations() map[string]string {
 	if !st.Next.IsZero() {
 		a["rotation.next_due"] = st.Next.UTC().Format(time.RFC3339)
 	}
+	if st.Step == StepSet || st.Step == StepTest || st.Step == StepPromote {
+		// Valid at the target (or about to be), not yet current: a consumer refused with
+		// the current one may try it (tokens.PendingAnnotation).
+		a["rotation.pending"] = rt.pending
+	}
 	if st.LastOutcome != "" {
 		a["rotation.last_outcome"] = string(st.LastOutcome)
 		a["rotation.last_duration"] = st.LastDuration.String()

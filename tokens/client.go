@@ -185,7 +185,11 @@ type ClientOptions struct {
 // the store to refresh that secret from its backend (when its [Secrets]
 // has a Refresh method, as a *secrets.Store does) and, if the version it
 // then serves is not the one sent, sends the request once more with the
-// new credential. If the version did not change, or the second answer is
+// new credential. If the version did not change but the secret is being
+// rotated by package rotate (its metadata names a pending secret, see
+// [PendingAnnotation]: a *secrets.Store has Metadata), the pending value,
+// set at the server but not yet promoted, is sent instead (secret
+// methods only). If neither applies, or the second answer is
 // invalid_client too, Fetch returns that error: at most two token
 // requests per Fetch for this reason, never a loop. The retry is logged
 // at Info. Revoke does not retry.
@@ -494,9 +498,21 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values, secret []par
 			return g, rt, nil
 		}
 		var oe *OAuthError
-		if try == 0 && errors.As(err, &oe) && oe.Code == "invalid_client" && c.credentialChanged(ctx, resp.version) {
-			c.log.Info("tokens: client credential changed in the store during a request; retrying with the new version")
-			continue
+		if try == 0 && errors.As(err, &oe) && oe.Code == "invalid_client" {
+			if c.credentialChanged(ctx, resp.version) {
+				c.log.Info("tokens: client credential changed in the store during a request; retrying with the new version")
+				continue
+			}
+			if name := c.pendingCredential(ctx); name != "" {
+				c.log.Info("tokens: client credential refused while it is being rotated; retrying with the pending one", "secret", name)
+				ctx = context.WithValue(ctx, credentialKey{}, name)
+				continue
+			}
+			// The pending one may have been promoted in between: it is
+			// then the current one.
+			if sec, err := c.auth.Secrets.Get(ctx, c.auth.Name); err == nil && sec.Version() != resp.version {
+				continue
+			}
 		}
 		return nil, rt, err
 	}
@@ -519,6 +535,67 @@ func (c *Client) credentialChanged(ctx context.Context, version string) bool {
 	}
 	sec, err := c.auth.Secrets.Get(ctx, c.auth.Name)
 	return err == nil && sec.Version() != version
+}
+
+// PendingAnnotation is the annotation (secrets.Metadata.Annotations) of a
+// client credential under rotation that names the secret holding its
+// pending value, while that value is valid at the server but not yet
+// promoted. Package rotate sets it. A server that holds one secret per
+// client (rotated in place) refuses the current one from the moment it
+// takes the pending one: a Client refused with invalid_client whose store
+// has no newer version tries the pending one, once.
+const PendingAnnotation = "rotation.pending"
+
+// credentialKey is the context key under which tokenRequest tells request
+// to send another secret than the client's own (a pending one).
+type credentialKey struct{}
+
+// credentialName is the secret the credential is read from for a request
+// with ctx.
+func (c *Client) credentialName(ctx context.Context) string {
+	if n, ok := ctx.Value(credentialKey{}).(string); ok {
+		return n
+	}
+	return c.auth.Name
+}
+
+// metadataReader is the part of *secrets.Store that reads annotations.
+type metadataReader interface {
+	Metadata(name string) (secrets.Metadata, error)
+}
+
+// pendingCredential returns the name of the secret holding the client
+// credential's pending value (see PendingAnnotation), refreshed from its
+// backend, when its value differs from the current one; "" otherwise.
+func (c *Client) pendingCredential(ctx context.Context) string {
+	if c.auth.Method != AuthSecretBasic && c.auth.Method != AuthSecretPost {
+		return ""
+	}
+	m, ok := c.auth.Secrets.(metadataReader)
+	if !ok {
+		return ""
+	}
+	md, err := m.Metadata(c.auth.Name)
+	name := md.Annotations[PendingAnnotation]
+	if err != nil || name == "" {
+		return ""
+	}
+	if r, ok := c.auth.Secrets.(refresher); ok {
+		r.Refresh(ctx, name)
+	}
+	pending, err := c.auth.Secrets.Get(ctx, name)
+	if err != nil {
+		return ""
+	}
+	differs := false
+	err = useSecret(ctx, c.auth.Secrets, c.auth.Name, func(_ string, cur []byte) error {
+		differs = !pending.Equal(cur)
+		return nil
+	})
+	if err != nil || !differs {
+		return ""
+	}
+	return name
 }
 
 // response is what request read; body is wiped by the caller.
@@ -602,7 +679,7 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 	case AuthPrivateKeyJWT:
 		build(nil) // the client ID goes with the assertion
 	case AuthSecretBasic, AuthSecretPost:
-		err := useSecret(ctx, c.auth.Secrets, c.auth.Name, func(version string, v []byte) error {
+		err := useSecret(ctx, c.auth.Secrets, c.credentialName(ctx), func(version string, v []byte) error {
 			r.version = version
 			r.addCred(v)
 			if c.auth.Method == AuthSecretPost {

@@ -23,7 +23,9 @@
 // place at the server before the store has fetched it is caught too: on an
 // invalid_client answer the Client refreshes the credential from the
 // store's backend and, if its version changed, sends the request once
-// more (once per Fetch, never in a loop; see [Client]).
+// more; while package rotate rotates the secret (set at the server, not
+// yet promoted in the store), it sends the pending one instead (see
+// [PendingAnnotation]). Once per Fetch, never in a loop; see [Client].
 //
 // Verification: a [Verifier] checks JWTs against a [KeySet]: a
 // [JWTIssuer] in the same process, [RemoteKeys], or [StoreKeys].
