@@ -21,7 +21,11 @@
 //   - [github.com/strongroom/strongroom/tokens]: OAuth 2.0 access tokens
 //     (client credentials, refresh tokens, private_key_jwt) cached and
 //     refreshed ahead of expiry, and JWTs signed and verified with keys
-//     from the store.
+//     from the store;
+//   - [github.com/strongroom/strongroom/rotate]: active rotation (create,
+//     set, test, promote, retire, roll back), crash-safe and once per
+//     fleet, with targets in [github.com/strongroom/strongroom/rotate/postgres]
+//     and [github.com/strongroom/strongroom/rotate/hydra].
 //
 // Backends implement [github.com/strongroom/strongroom/providers] and pass
 // [github.com/strongroom/strongroom/providers/providertest].
