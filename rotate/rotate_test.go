@@ -427,3 +427,37 @@ func TestIdleRotatorDoesNotSpin(t *testing.T) {
 		t.Errorf("an idle rotator read its state record %d times in 200 ms", after.Reads-before.Reads)
 	}
 }
+
+// TestMaxAgeRotates: a secret older than Policy.MaxAge is rotated, once,
+// and then not again until it is that old once more.
+func TestMaxAgeRotates(t *testing.T) {
+	f := newFixture(t, rotate.InPlace("app"), "initial-password", rotate.Policy{MaxAge: time.Hour, Overlap: time.Second})
+	f.clock.Wait()
+	sets := func() int {
+		f.server.mu.Lock()
+		defer f.server.mu.Unlock()
+		return f.server.sets
+	}
+	for range 59 {
+		f.clock.Advance(time.Minute)
+	}
+	if n := sets(); n != 0 {
+		t.Fatalf("rotated %d times before the value was an hour old", n)
+	}
+	for range 30 {
+		f.clock.Advance(time.Minute)
+	}
+	if n := sets(); n != 1 {
+		t.Fatalf("rotated %d times in the half hour after the value was an hour old, want 1", n)
+	}
+	st, _ := f.rot.Status("db")
+	if st.LastOutcome != rotate.OutcomeRotated {
+		t.Errorf("status %+v", st)
+	}
+	for range 40 {
+		f.clock.Advance(time.Minute)
+	}
+	if n := sets(); n != 2 {
+		t.Errorf("an hour after the first rotation: %d rotations, want 2", n)
+	}
+}
