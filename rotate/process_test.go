@@ -313,6 +313,20 @@ func (ch *child) waitFor(t *testing.T, timeout time.Duration, prefixes ...string
 				}
 			}
 		case <-ch.done:
+			// Lines read before the end may still be queued.
+			for {
+				select {
+				case l := <-ch.lines:
+					for _, p := range prefixes {
+						if strings.HasPrefix(l, p) {
+							return l
+						}
+					}
+					continue
+				default:
+				}
+				break
+			}
 			ch.mu.Lock()
 			defer ch.mu.Unlock()
 			t.Fatalf("the child ended without printing %q:\n%s", prefixes, ch.out.String())
@@ -442,13 +456,15 @@ func TestCrashAtEveryStep(t *testing.T) {
 		want     string
 	}
 	var points []point
-	for _, at := range []string{"pending-before", "pending-after", "set-before", "set-after", "test-before", "test-after",
+	// The pending secret's first write is Add's (it is created from the
+	// current value); the rotation's is the second.
+	for _, at := range []string{"pending-before#2", "pending-after#2", "set-before", "set-after", "test-before", "test-after",
 		"current-before", "current-after", "retire-before", "retire-after"} {
 		points = append(points, point{at, false, "rotated"})
 	}
 	// In a rollback: retiring the pending credential at the target, then
-	// discarding it (the pending secret's second write).
-	for _, at := range []string{"test-before", "retire-before", "retire-after", "pending-before#2", "pending-after#2"} {
+	// discarding it (the pending secret's third write).
+	for _, at := range []string{"test-before", "retire-before", "retire-after", "pending-before#3", "pending-after#3"} {
 		points = append(points, point{at, true, "rolled-back"})
 	}
 	for i, p := range points {

@@ -237,7 +237,7 @@ func TestRotateInPlace(t *testing.T) {
 	if strings.Contains(f.log.String(), cur) || strings.Contains(f.log.String(), "initial-password") {
 		t.Errorf("the audit log holds a credential:\n%s", f.log)
 	}
-	for _, step := range []string{"step=create", "step=set", "step=test", "step=promote", "step=retire", "outcome=rotated"} {
+	for _, step := range []string{"step=create", "step=set", "step=test", "step=promote", "step=retire", "result=rotated"} {
 		if !strings.Contains(f.log.String(), step) {
 			t.Errorf("the audit log has no %q:\n%s", step, f.log)
 		}
@@ -459,5 +459,20 @@ func TestMaxAgeRotates(t *testing.T) {
 	}
 	if n := sets(); n != 2 {
 		t.Errorf("an hour after the first rotation: %d rotations, want 2", n)
+	}
+}
+
+// TestAddCreatesPendingFromCurrent: Add gives a pending secret that does
+// not exist yet the current value, so the store does not keep failing to
+// fetch it, and no credential the target does not know is kept.
+func TestAddCreatesPendingFromCurrent(t *testing.T) {
+	f := newFixture(t, rotate.InPlace("app"), "initial-password", rotate.Policy{})
+	v, err := f.mem.Fetch(context.Background(), "memory://db.pending")
+	if err != nil || string(v.Data) != "initial-password" {
+		t.Fatalf("the pending secret at the backend: %v, %v; want the current value", v, err)
+	}
+	md, _ := f.store.Metadata("db.pending")
+	if md.State != secrets.StateActive {
+		t.Errorf("the pending secret is %v in the store", md.State)
 	}
 }

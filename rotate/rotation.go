@@ -51,7 +51,7 @@ func (rt *rotation) init(ctx context.Context) error {
 	rec, _, err := rt.read(ctx)
 	if err == nil {
 		rt.setLast(rec)
-		return nil
+		return rt.initPending(ctx)
 	}
 	if !errors.Is(err, secrets.ErrNotFound) {
 		return err
@@ -72,7 +72,20 @@ func (rt *rotation) init(ctx context.Context) error {
 		return err
 	}
 	rt.setLast(rec)
-	return nil
+	return rt.initPending(ctx)
+}
+
+// initPending gives a pending secret that does not exist yet at the
+// backend the current value, so that it exists (the store does not keep
+// failing to fetch it) and holds no credential the target does not know.
+func (rt *rotation) initPending(ctx context.Context) error {
+	if _, err := rt.r.store.Get(ctx, rt.pending); !errors.Is(err, secrets.ErrNotFound) {
+		return nil // there, or failing for another reason the store reports
+	}
+	return rt.r.store.Use(ctx, rt.name, func(v []byte) error {
+		_, err := rt.r.store.Write(ctx, rt.pending, v)
+		return err
+	})
 }
 
 // read returns the state record as the store holds it, and its version.
@@ -432,7 +445,7 @@ func (rt *rotation) create(ctx context.Context, rec record, ver string) error {
 		if from == s.accounts[0] {
 			rec.Account = s.accounts[1]
 		}
-		gen = accountGenerator{account: rec.Account, inner: gen}
+		gen = AccountGenerator(rec.Account, gen)
 	}
 	sec, err := rt.r.store.Regenerate(ctx, rt.pending, gen)
 	if err != nil {
@@ -708,7 +721,7 @@ func (rt *rotation) finish(ctx context.Context, rec record, ver string, outcome 
 	}
 	d := now.Sub(rec.Started)
 	rt.r.tel.ended(rt.name, outcome, d)
-	rt.audit(rec, "end", nil, "outcome", string(outcome), "duration", d.String())
+	rt.audit(rec, "end", nil, "result", string(outcome), "duration", d.String())
 	kind := EventCompleted
 	var err error
 	if outcome == OutcomeRolledBack {
@@ -821,8 +834,17 @@ func (rt *rotation) annotations() map[string]string {
 	return a
 }
 
-// accountGenerator wraps a generator's output with an account's name (see
-// SplitAccount), in the buffer the store gives it.
+// AccountGenerator returns a generator of an alternating pair's value for
+// account (see [SplitAccount]): what inner makes, wrapped with the
+// account's name, in the buffer the store gives it, so that nothing of it
+// leaves locked memory. inner must make printable ASCII without '"' or
+// '\' (secrets.RandomPassword does). It is how the Rotator makes each new
+// credential of a pair, and how a program writes a pair's first value
+// (Store.Create or Store.Regenerate).
+func AccountGenerator(account string, inner secrets.Generator) secrets.Generator {
+	return accountGenerator{account: account, inner: inner}
+}
+
 type accountGenerator struct {
 	account string
 	inner   secrets.Generator
@@ -831,5 +853,8 @@ type accountGenerator struct {
 func (g accountGenerator) Size() int { return accountSize(g.account, g.inner.Size()) }
 
 func (g accountGenerator) Generate(dst []byte, r io.Reader) error {
+	if err := checkAccount([]byte(g.account)); err != nil {
+		return err
+	}
 	return g.inner.Generate(putAccount(dst, g.account), r)
 }

@@ -78,7 +78,7 @@ func startPostgres(ctx context.Context, cfg config, store *secrets.Store, dir st
 	// written to the file db; the server gets it through the target.
 	_, err = store.Create(ctx, secrets.Spec{Name: dbName, Ref: "file:" + dbName, Kind: secrets.KindPassword,
 		Owner: "rotation-example", Classification: secrets.Restricted, Overlap: time.Minute},
-		accountPassword{role: roleA, password: &secrets.RandomPassword{Length: 32, Alphabet: secrets.AlphabetAlphanumeric}})
+		rotate.AccountGenerator(roleA, &secrets.RandomPassword{Length: 32, Alphabet: secrets.AlphabetAlphanumeric}))
 	if err != nil {
 		return nil, err
 	}
@@ -175,31 +175,4 @@ func logins(ctx context.Context, admin *pgxpool.Pool) string {
 		return "no login"
 	}
 	return "logins as " + strings.Join(roles, " and ")
-}
-
-// accountPassword makes the first value of an alternating pair in the
-// store's locked buffer: {"account":"<role>","secret":"<password>"}, as
-// rotate.SplitAccount reads it (the rotator makes the next ones so).
-type accountPassword struct {
-	role     string
-	password *secrets.RandomPassword
-}
-
-const (
-	accountPrefix = `{"account":"`
-	accountMiddle = `","secret":"`
-	accountSuffix = `"}`
-)
-
-func (g accountPassword) Size() int {
-	return len(accountPrefix) + len(g.role) + len(accountMiddle) + g.password.Size() + len(accountSuffix)
-}
-
-func (g accountPassword) Generate(dst []byte, r io.Reader) error {
-	n := copy(dst, accountPrefix)
-	n += copy(dst[n:], g.role)
-	n += copy(dst[n:], accountMiddle)
-	end := len(dst) - len(accountSuffix)
-	copy(dst[end:], accountSuffix)
-	return g.password.Generate(dst[n:end], r)
 }
