@@ -46,6 +46,7 @@ var elsewhere = map[string]string{
 	"tokens":               "tokens.TestRedactionEveryType (tokens/redact_test.go) walks every exported type with samples built from unexported state",
 	"internal/busy":        "Holder is an interface over a clock; it holds nothing",
 	"internal/leak":        "no exported types",
+	"internal/formenc":     "no exported types",
 	"internal/unpriv":      "no exported types",
 	"internal/redact":      "no exported types",
 	"internal/memscan":     "test tool: a Marker exists to be searched for, and is only linked into tests",

@@ -303,11 +303,16 @@ func (r *Rotator) Emergency(ctx context.Context, secret string) error {
 }
 
 func (r *Rotator) demand(ctx context.Context, secret string, emergency bool) error {
+	return r.await(ctx, secret, "rotate", &waiter{emergency: emergency, done: make(chan error, 1)})
+}
+
+// await queues w on secret's rotation, wakes it, and waits for w's answer,
+// ctx or Close.
+func (r *Rotator) await(ctx context.Context, secret, op string, w *waiter) error {
 	rt, err := r.lookup(secret)
 	if err != nil {
 		return err
 	}
-	w := &waiter{emergency: emergency, done: make(chan error, 1)}
 	rt.mu.Lock()
 	rt.waiters = append(rt.waiters, w)
 	rt.mu.Unlock()
@@ -317,16 +322,11 @@ func (r *Rotator) demand(ctx context.Context, secret string, emergency bool) err
 		return err
 	case <-ctx.Done():
 		rt.mu.Lock()
-		for i, x := range rt.waiters {
-			if x == w {
-				rt.waiters = append(rt.waiters[:i], rt.waiters[i+1:]...)
-				break
-			}
-		}
+		rt.waiters = keepWaiters(rt.waiters, func(x *waiter) bool { return x != w })
 		rt.mu.Unlock()
-		return &Error{Secret: secret, Op: "rotate", Err: ctx.Err()}
+		return &Error{Secret: secret, Op: op, Err: ctx.Err()}
 	case <-r.ctx.Done():
-		return &Error{Secret: secret, Op: "rotate", Err: errClosed}
+		return &Error{Secret: secret, Op: op, Err: errClosed}
 	}
 }
 
@@ -338,23 +338,7 @@ func (r *Rotator) demand(ctx context.Context, secret string, emergency bool) err
 // secret's Spec.Overlap: make that at least the policy's Overlap. A
 // rotation not yet promoted is rolled back as if its test had failed.
 func (r *Rotator) Rollback(ctx context.Context, secret string) error {
-	rt, err := r.lookup(secret)
-	if err != nil {
-		return err
-	}
-	w := &waiter{rollback: true, done: make(chan error, 1)}
-	rt.mu.Lock()
-	rt.waiters = append(rt.waiters, w)
-	rt.mu.Unlock()
-	rt.poke()
-	select {
-	case err := <-w.done:
-		return err
-	case <-ctx.Done():
-		return &Error{Secret: secret, Op: "rollback", Err: ctx.Err()}
-	case <-r.ctx.Done():
-		return &Error{Secret: secret, Op: "rollback", Err: errClosed}
-	}
+	return r.await(ctx, secret, "rollback", &waiter{rollback: true, done: make(chan error, 1)})
 }
 
 // Status is what a Rotator knows of one secret's rotation.

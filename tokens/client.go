@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/strongroom/strongroom/internal/formenc"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/internal/leak"
 	"github.com/strongroom/strongroom/secrets"
@@ -620,8 +621,8 @@ func (r *response) wipe() {
 // parameter or a client_secret_basic part carries it), for scrubbing.
 func (r *response) addCred(v []byte) {
 	r.creds = append(r.creds, append([]byte(nil), v...))
-	if n := escapedLen(v); n != len(v) || bytes.IndexByte(v, ' ') >= 0 {
-		r.creds = append(r.creds, appendEscaped(make([]byte, 0, n), v))
+	if n := formenc.Len(v); n != len(v) || bytes.IndexByte(v, ' ') >= 0 {
+		r.creds = append(r.creds, formenc.Append(make([]byte, 0, n), v))
 	}
 }
 
@@ -747,10 +748,10 @@ func (c *Client) request(ctx context.Context, endpoint, target string, form url.
 // client ID and secret, each form-encoded first (RFC 6749 section
 // 2.3.1). The caller wipes it.
 func basicCredential(clientID string, secret []byte) []byte {
-	cred := make([]byte, 0, escapedLen([]byte(clientID))+1+escapedLen(secret))
-	cred = appendEscaped(cred, []byte(clientID))
+	cred := make([]byte, 0, formenc.Len([]byte(clientID))+1+formenc.Len(secret))
+	cred = formenc.Append(cred, []byte(clientID))
 	cred = append(cred, ':')
-	cred = appendEscaped(cred, secret)
+	cred = formenc.Append(cred, secret)
 	b := make([]byte, base64.StdEncoding.EncodedLen(len(cred)))
 	base64.StdEncoding.Encode(b, cred)
 	clear(cred)
@@ -853,7 +854,7 @@ func encodeForm(v url.Values) string {
 
 // paramLen is the most appendParam adds for name and value.
 func paramLen(name string, value []byte) int {
-	return 2 + len(url.QueryEscape(name)) + escapedLen(value)
+	return 2 + len(url.QueryEscape(name)) + formenc.Len(value)
 }
 
 // appendParam appends "&name=value" (or "name=value" to an empty form),
@@ -864,40 +865,7 @@ func appendParam(b []byte, name string, value []byte) []byte {
 	}
 	b = append(b, url.QueryEscape(name)...)
 	b = append(b, '=')
-	return appendEscaped(b, value)
-}
-
-// escapedLen is the length of v form-encoded.
-func escapedLen(v []byte) int {
-	n := 0
-	for _, c := range v {
-		if safeByte(c) || c == ' ' {
-			n++
-		} else {
-			n += 3
-		}
-	}
-	return n
-}
-
-func safeByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// appendEscaped form-encodes v onto b, as url.QueryEscape does.
-func appendEscaped(b, v []byte) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, c := range v {
-		switch {
-		case safeByte(c):
-			b = append(b, c)
-		case c == ' ':
-			b = append(b, '+')
-		default:
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return b
+	return formenc.Append(b, value)
 }
 
 // byteReader is a bytes.Reader that go-retryablehttp can size (LenReader).

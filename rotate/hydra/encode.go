@@ -3,6 +3,7 @@ package hydra
 import (
 	"io"
 
+	"github.com/strongroom/strongroom/internal/formenc"
 	"github.com/strongroom/strongroom/internal/leak"
 	"github.com/strongroom/strongroom/internal/redact"
 )
@@ -56,40 +57,6 @@ func appendJSON(b, s []byte) []byte {
 	return b
 }
 
-// escapedLen is the length of v form-encoded.
-func escapedLen(v []byte) int {
-	n := 0
-	for _, c := range v {
-		if safeByte(c) || c == ' ' {
-			n++
-		} else {
-			n += 3
-		}
-	}
-	return n
-}
-
-func safeByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// appendEscaped form-encodes v onto b, as url.QueryEscape does, without
-// making a string of it.
-func appendEscaped(b, v []byte) []byte {
-	const hex = "0123456789ABCDEF"
-	for _, c := range v {
-		switch {
-		case safeByte(c):
-			b = append(b, c)
-		case c == ' ':
-			b = append(b, '+')
-		default:
-			b = append(b, '%', hex[c>>4], hex[c&15])
-		}
-	}
-	return b
-}
-
 // scrub makes text from Hydra fit for an error: withheld when it may
 // quote the secret in any form it was sent in (as it is, JSON-encoded,
 // form-encoded, in a client_secret_basic header), cut to printable ASCII
@@ -99,7 +66,7 @@ func scrub(text, clientID string, secret []byte) string {
 		forms := [][]byte{
 			secret,
 			appendJSON(make([]byte, 0, jsonLen(secret)), secret),
-			appendEscaped(make([]byte, 0, escapedLen(secret)), secret),
+			formenc.Append(make([]byte, 0, formenc.Len(secret)), secret),
 			basicCredential(clientID, secret),
 		}
 		quoted := leak.Quotes(text, forms...)

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/strongroom/strongroom/internal/formenc"
 	"github.com/strongroom/strongroom/internal/redact"
 	"github.com/strongroom/strongroom/rotate"
 )
@@ -178,12 +179,12 @@ func (t *Target) Test(ctx context.Context, c rotate.Credential) error {
 		clear(cred)
 	case ClientSecretPost:
 		id := []byte(t.clientID)
-		body = make([]byte, 0, len(form)+len("&client_id=&client_secret=")+escapedLen(id)+escapedLen(c.Secret))
+		body = make([]byte, 0, len(form)+len("&client_id=&client_secret=")+formenc.Len(id)+formenc.Len(c.Secret))
 		body = append(body, form...)
 		body = append(body, "&client_id="...)
-		body = appendEscaped(body, id)
+		body = formenc.Append(body, id)
 		body = append(body, "&client_secret="...)
-		body = appendEscaped(body, c.Secret)
+		body = formenc.Append(body, c.Secret)
 	default:
 		return newError("test", ErrInvalid, fmt.Sprintf("client %q authenticates with %q; Test speaks %s and %s",
 			redact.Printable(t.clientID, 100), redact.Printable(method, 40), ClientSecretBasic, ClientSecretPost), nil)
@@ -375,10 +376,10 @@ func isScopeToken(s string) bool {
 // The caller wipes it.
 func basicCredential(clientID string, secret []byte) []byte {
 	id := []byte(clientID)
-	cred := make([]byte, 0, escapedLen(id)+1+escapedLen(secret))
-	cred = appendEscaped(cred, id)
+	cred := make([]byte, 0, formenc.Len(id)+1+formenc.Len(secret))
+	cred = formenc.Append(cred, id)
 	cred = append(cred, ':')
-	cred = appendEscaped(cred, secret)
+	cred = formenc.Append(cred, secret)
 	b := make([]byte, base64.StdEncoding.EncodedLen(len(cred)))
 	base64.StdEncoding.Encode(b, cred)
 	clear(cred)
