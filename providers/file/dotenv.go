@@ -2,6 +2,8 @@ package file
 
 import (
 	"bytes"
+
+	"github.com/strongroom/strongroom/internal/jsonptr"
 )
 
 // A dotenv file is a sequence of lines:
@@ -52,7 +54,7 @@ func (v dotenvVar) value() []byte {
 func dotenvEscape(c byte) (byte, bool) {
 	switch c {
 	case 'n', 'r', 't', '"', '\\':
-		r, _ := simpleEscape(c)
+		r, _ := jsonptr.SimpleEscape(c)
 		return byte(r), true
 	}
 	return 0, false

@@ -1,194 +1,30 @@
 package file
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/strongroom/strongroom/internal/jsonptr"
 )
 
-// extractJSON validates doc and returns the value that part selects: a
-// JSON Pointer ("/db/password") or a top-level key ("password"). A string
-// value comes back unescaped, any other value as its JSON text, both in a
-// new buffer; with part "" the result is whole (doc itself).
-//
-// The walk works on doc in place, so the only copy of secret bytes is the
-// result; encoding/json is used only to validate and to find the offset of
-// a syntax error, whose message (it quotes the input) is not passed on.
-// Errors are *contentError, which give a line and column only.
+// extractJSON validates doc and returns the value that part selects, as
+// [jsonptr.Select] does (the walk, shared with other providers, lives
+// there), with its errors turned into *contentError, which give a line and
+// column only.
 func extractJSON(doc []byte, part string) (out []byte, whole bool, err error) {
-	if !json.Valid(doc) {
-		return nil, false, jsonSyntaxError(doc)
+	out, whole, err = jsonptr.Select(doc, part)
+	var je *jsonptr.Error
+	if !errors.As(err, &je) {
+		return out, whole, err
 	}
-	if part == "" {
-		return nil, true, nil
+	code := codeJSONSyntax
+	switch je.Code {
+	case jsonptr.Duplicate:
+		code = codeJSONDuplicate
+	case jsonptr.NoValue:
+		code = codeJSONNoValue
 	}
-	tokens, _ := pointerTokens(part)
-	start, err := locateJSON(doc, tokens)
-	if err != nil {
-		return nil, false, err
+	if je.Offset < 0 {
+		return nil, false, contentErrorOf(formatJSON, code)
 	}
-	if start < 0 {
-		return nil, false, contentErrorOf(formatJSON, codeJSONNoValue)
-	}
-	v := doc[start:skipJSONValue(doc, start)]
-	if v[0] == '"' {
-		return unescapeJSON(v[1 : len(v)-1]), false, nil
-	}
-	return bytes.Clone(v), false, nil
-}
-
-// jsonSyntaxError says where doc is not valid JSON, by line and column.
-func jsonSyntaxError(doc []byte) error {
-	var syntax *json.SyntaxError
-	// Unmarshal checks the whole document before it decodes anything, so
-	// an invalid one is never copied.
-	if err := json.Unmarshal(doc, &struct{}{}); errors.As(err, &syntax) {
-		return contentErrorAt(formatJSON, codeJSONSyntax, doc, int(syntax.Offset))
-	}
-	return contentErrorOf(formatJSON, codeJSONSyntax)
-}
-
-// pointerTokens splits part into reference tokens: the unescaped segments
-// of a JSON Pointer (RFC 6901) when part starts with '/', else part itself
-// as one top-level key. It reports false for a '~' not followed by 0 or 1.
-func pointerTokens(part string) ([]string, bool) {
-	if !strings.HasPrefix(part, "/") {
-		return []string{part}, true
-	}
-	tokens := strings.Split(part[1:], "/")
-	for i, t := range tokens {
-		for j := 0; j < len(t); j++ {
-			if t[j] == '~' && (j+1 == len(t) || (t[j+1] != '0' && t[j+1] != '1')) {
-				return nil, false
-			}
-		}
-		tokens[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
-	}
-	return tokens, true
-}
-
-// locateJSON returns the offset of the value that tokens select in doc,
-// which json.Valid accepts, or -1 when there is none. A member name that
-// appears twice in an object on the path is refused: parsers disagree on
-// which one wins.
-func locateJSON(doc []byte, tokens []string) (int, error) {
-	i := skipJSONSpace(doc, 0)
-	for _, tok := range tokens {
-		var err error
-		switch doc[i] {
-		case '{':
-			i, err = findJSONMember(doc, i, tok)
-		case '[':
-			i = findJSONElement(doc, i, tok)
-		default:
-			i = -1
-		}
-		if err != nil || i < 0 {
-			return -1, err
-		}
-	}
-	return i, nil
-}
-
-// findJSONMember returns the offset of the value of member key in the
-// object at doc[i].
-func findJSONMember(doc []byte, i int, key string) (int, error) {
-	found := -1
-	for i = skipJSONSpace(doc, i+1); doc[i] != '}'; {
-		name := i
-		i = skipJSONString(doc, i)
-		match := jsonNameIs(doc[name+1:i-1], key)
-		i = skipJSONSpace(doc, skipJSONSpace(doc, i)+1) // past ':'
-		if match {
-			if found >= 0 {
-				return -1, contentErrorAt(formatJSON, codeJSONDuplicate, doc, name)
-			}
-			found = i
-		}
-		if i = skipJSONSpace(doc, skipJSONValue(doc, i)); doc[i] == ',' {
-			i = skipJSONSpace(doc, i+1)
-		}
-	}
-	return found, nil
-}
-
-// findJSONElement returns the offset of element tok (a decimal index
-// without leading zeros) of the array at doc[i], or -1.
-func findJSONElement(doc []byte, i int, tok string) int {
-	n, err := strconv.Atoi(tok)
-	if err != nil || n < 0 || strconv.Itoa(n) != tok {
-		return -1
-	}
-	for i = skipJSONSpace(doc, i+1); doc[i] != ']'; n-- {
-		if n == 0 {
-			return i
-		}
-		if i = skipJSONSpace(doc, skipJSONValue(doc, i)); doc[i] == ',' {
-			i = skipJSONSpace(doc, i+1)
-		}
-	}
-	return -1
-}
-
-// jsonNameIs reports whether the raw member name (between its quotes)
-// decodes to key.
-func jsonNameIs(raw []byte, key string) bool {
-	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
-		return string(raw) == key
-	}
-	return string(unescapeJSON(raw)) == key
-}
-
-func skipJSONSpace(doc []byte, i int) int {
-	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONString returns the offset just past the string that starts at
-// doc[i].
-func skipJSONString(doc []byte, i int) int {
-	for i++; i < len(doc); i++ {
-		switch doc[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(doc)
-}
-
-// skipJSONValue returns the offset just past the value that starts at
-// doc[i], in a document that json.Valid accepts.
-func skipJSONValue(doc []byte, i int) int {
-	switch doc[i] {
-	case '"':
-		return skipJSONString(doc, i)
-	case '{', '[':
-		depth := 0
-		for i < len(doc) {
-			switch doc[i] {
-			case '"':
-				i = skipJSONString(doc, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return len(doc)
-	}
-	for i < len(doc) && !strings.ContainsRune(",}] \t\n\r", rune(doc[i])) {
-		i++
-	}
-	return i
+	return nil, false, contentErrorAt(formatJSON, code, doc, je.Offset)
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/strongroom/strongroom/internal/jsonptr"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -164,7 +165,7 @@ func checkPart(f format, part string) string {
 	case formatRaw:
 		return "selects a part of a raw file (add ?format=json, dotenv or pem)"
 	case formatJSON:
-		if _, ok := pointerTokens(part); !ok {
+		if _, ok := jsonptr.Tokens(part); !ok {
 			return "has a malformed JSON pointer (~ must be followed by 0 or 1)"
 		}
 	case formatDotenv:

@@ -1,17 +1,17 @@
-package file
+package jsonptr
 
 import (
 	"unicode/utf8"
 )
 
-// unescapeJSON returns the decoded bytes of a JSON string literal whose
+// Unescape returns the decoded bytes of a JSON string literal whose
 // contents (without the quotes) are s, in a buffer of exactly the right
 // size, so that no partly filled buffer holding secret bytes is left
 // behind by append. It decodes as encoding/json does: \uXXXX escapes and
 // surrogate pairs become UTF-8, a lone surrogate and each byte of invalid
 // UTF-8 become U+FFFD. s must come from a document that json.Valid
 // accepts; on anything else it stops at the first malformed escape.
-func unescapeJSON(s []byte) []byte {
+func Unescape(s []byte) []byte {
 	out := make([]byte, decodeJSONString(nil, s))
 	decodeJSONString(out, s)
 	return out
@@ -35,7 +35,7 @@ func decodeJSONString(dst, s []byte) int {
 			if i+1 >= len(s) {
 				return n
 			}
-			if r, ok := simpleEscape(s[i+1]); ok {
+			if r, ok := SimpleEscape(s[i+1]); ok {
 				emit(r)
 				i += 2
 				continue
@@ -69,9 +69,9 @@ func decodeJSONString(dst, s []byte) int {
 	return n
 }
 
-// simpleEscape returns the character that the one-letter escape \c stands
+// SimpleEscape returns the character that the one-letter escape \c stands
 // for.
-func simpleEscape(c byte) (rune, bool) {
+func SimpleEscape(c byte) (rune, bool) {
 	switch c {
 	case '"', '\\', '/':
 		return rune(c), true
