@@ -22,6 +22,7 @@ import (
 	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/jsonptr"
 	"github.com/strongroom/strongroom/internal/redacttest"
 	"github.com/strongroom/strongroom/internal/refcount"
 	"github.com/strongroom/strongroom/internal/vhash"
@@ -204,6 +205,10 @@ func TestRedactionEveryPackage(t *testing.T) {
 	hasher := vhash.New()
 	hasher.Version(m)
 	hub := &fanout.Hub[secrets.Event]{}
+	_, _, jsonErr := jsonptr.Select([]byte(`{"a": "`+marker+`" "b"}`), "/a")
+	if jsonErr == nil {
+		t.Fatal("a malformed JSON document was accepted")
+	}
 	rotator, err := rotate.New(store, &rotate.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +309,7 @@ func TestRedactionEveryPackage(t *testing.T) {
 		"internal/backoff":  {"Rand": {backoff.New(strings.NewReader("jitter randomness, not secret material"))}},
 		"internal/fanout":   {"Hub": {hub}},
 		"internal/guard":    {"Guard": {g}, "Options": {guard.Options{}}, "Sealed": {sealed, *sealed}, "LockError": {&guard.LockError{}}},
+		"internal/jsonptr":  {"Code": {jsonptr.Syntax}, "Error": {jsonErr}},
 		"internal/refcount": {"Count": {&refcount.Count{}}},
 		"internal/vhash":    {"Hasher": {hasher, *hasher}},
 	}
