@@ -235,8 +235,19 @@ func runChild(c childConfig) error {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		rot.Close() // no rotation starts after this
-		// Serve what the backend holds: wait until the store has it.
+		rot.Close() // no rotation starts here after this
+		// Once every process has stopped (the parent says so with a
+		// file), the backend's value is final: serve it.
+		fmt.Println("STOPPED")
+		for i := 0; ; i++ {
+			if _, err := os.Stat(filepath.Join(c.Dir, ".stop-read")); err == nil {
+				break
+			}
+			if i > 6000 {
+				return errors.New("the parent never said every process had stopped")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		want, err := os.ReadFile(filepath.Join(c.Dir, "db"))
 		if err != nil {
 			return err
@@ -522,6 +533,17 @@ func TestFleetRotatesOnce(t *testing.T) {
 			Instance: fmt.Sprintf("fleet-%d", i+1), Lease: 3 * time.Second, Overlap: 200 * time.Millisecond,
 			Every: 2 * time.Second, Run: 9 * time.Second,
 		}))
+	}
+	// Each process stops once no rotation is under way as it sees it, and
+	// the one that owns a rotation finishes it first: once all three have
+	// stopped, nothing rotates any more.
+	for i, ch := range children {
+		if line := ch.waitFor(t, 60*time.Second, "STOPPED", "ERROR"); line != "STOPPED" {
+			t.Fatalf("child %d: %s", i+1, line)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".stop-read"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	var sets int
 	ids := map[string]int{}
