@@ -228,7 +228,7 @@ func (rt *rotation) save(ctx context.Context, rec *record, ver string) error {
 
 // maybeStart starts a rotation when one is due or asked for.
 func (rt *rotation) maybeStart(ctx context.Context, rec record, ver string, now time.Time) (time.Duration, error) {
-	reason, emergency, wait := rt.due(ctx, rec, now)
+	reason, emergency, wait := rt.due(rec, now)
 	if reason == "" {
 		return wait, nil
 	}
@@ -256,7 +256,7 @@ func (rt *rotation) maybeStart(ctx context.Context, rec record, ver string, now 
 // due says why a rotation should start now ("" when none should), whether
 // as an emergency, and otherwise how long until one is due (negative:
 // nothing is scheduled; wait to be woken).
-func (rt *rotation) due(_ context.Context, rec record, now time.Time) (reason string, emergency bool, wait time.Duration) {
+func (rt *rotation) due(rec record, now time.Time) (reason string, emergency bool, wait time.Duration) {
 	rt.mu.Lock()
 	for _, w := range rt.waiters {
 		if w.rollback {
@@ -660,14 +660,10 @@ func (rt *rotation) rollback(ctx context.Context, rec record, ver string) error 
 		}
 	}
 	err := rt.withCredential(ctx, rt.name, func(c Credential) error {
-		if outcome == OutcomeRolledBack && rt.spec.Strategy.kind == kindInPlace && rec.FailedStep != StepCreate && rec.FailedStep != StepSet {
-			if err := rt.spec.Target.Set(ctx, c); err != nil {
-				return &targetError{msg: safeError(err, c.Secret), cause: err}
-			}
-		}
-		if outcome == OutcomeRolledBack && rt.spec.Strategy.kind == kindInPlace && rec.FailedStep == StepSet {
-			// Set may have taken effect before failing: set the current
-			// one again, which a target that refused the new one accepts.
+		// In place, the target may hold the pending credential once Set
+		// was reached (even a failed Set may have taken effect): set the
+		// current one again.
+		if outcome == OutcomeRolledBack && rt.spec.Strategy.kind == kindInPlace && rec.FailedStep != StepCreate {
 			if err := rt.spec.Target.Set(ctx, c); err != nil {
 				return &targetError{msg: safeError(err, c.Secret), cause: err}
 			}
