@@ -1,70 +1,31 @@
 package secretsmanager
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/sivchari/kumo"
 	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/providers/aws/internal/awstest"
 	"github.com/strongroom/strongroom/providers/providertest"
 )
 
 // Fake credentials the tests look for in every error.
 const (
-	testKeyID  = "AKIASTRONGROOMTEST01"
-	testSecret = "s3cr3tKeyStrongroomTestOnly/abcdefghijkl"
-	testToken  = "SessionTokenStrongroomTestOnly0123456789"
+	testKeyID  = awstest.KeyID
+	testSecret = awstest.SecretKey
+	testToken  = awstest.SessionToken
 )
 
 // startKumo starts an emulator for the test and returns a client of it.
-// The client opens a connection per request, so that no connection
-// goroutine outlives a conformance sub-test (its leak check would count
-// it).
 func startKumo(t testing.TB) *sm.Client {
 	t.Helper()
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, testToken),
-		HTTPClient:  &http.Client{Transport: &serialTransport{next: &http.Transport{DisableKeepAlives: true}}},
-	}
-	return sm.NewFromConfig(cfg, func(o *sm.Options) { o.BaseEndpoint = aws.String(srv.URL) })
-}
-
-// serialTransport lets one request at a time reach the emulator: kumo
-// v0.33.1 races with itself on concurrent requests (GetSecretValue writes
-// LastAccessedDate under a read lock; handlers read a secret after its
-// lock is released), which -race reports. AWS has no such limit.
-type serialTransport struct {
-	mu   sync.Mutex
-	next http.RoundTripper
-}
-
-func (s *serialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	resp, err := s.next.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
+	k := awstest.StartKumo(t)
+	return sm.NewFromConfig(k.Config(), func(o *sm.Options) { o.BaseEndpoint = aws.String(k.URL) })
 }
 
 // set makes name hold data, as another program would with the SDK.
