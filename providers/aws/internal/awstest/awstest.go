@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -51,20 +52,67 @@ func (k *Kumo) Config() aws.Config {
 	}
 }
 
+// Calls counts the requests a client sends, by operation (the
+// X-Amz-Target header, "secretsmanager.DescribeSecret" say).
+type Calls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Count returns how many requests of operation op were sent; op is the
+// operation's name without its service ("DescribeSecret").
+func (c *Calls) Count(op string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[op]
+}
+
+// Reset sets every count to zero.
+func (c *Calls) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n = nil
+}
+
+func (c *Calls) add(target string) {
+	if i := strings.LastIndexByte(target, '.'); i >= 0 {
+		target = target[i+1:]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[target]++
+}
+
+// CountingConfig is Config, with every request the configuration's
+// clients send counted in the returned Calls.
+func (k *Kumo) CountingConfig() (aws.Config, *Calls) {
+	cfg := k.Config()
+	calls := &Calls{}
+	cfg.HTTPClient.(*http.Client).Transport.(*SerialTransport).count = calls
+	return cfg, calls
+}
+
 // SerialTransport lets one request at a time reach the emulator and reads
 // each response whole before the next: kumo v0.33.1 races with itself on
 // concurrent requests (GetSecretValue writes LastAccessedDate under a read
 // lock; handlers read a secret after its lock is released), which -race
 // reports. AWS has no such limit.
 type SerialTransport struct {
-	mu   sync.Mutex
-	Next http.RoundTripper
+	mu    sync.Mutex
+	Next  http.RoundTripper
+	count *Calls
 }
 
 // RoundTrip implements http.RoundTripper.
 func (s *SerialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.count != nil {
+		s.count.add(req.Header.Get("X-Amz-Target"))
+	}
 	resp, err := s.Next.RoundTrip(req)
 	if err != nil {
 		return nil, err
