@@ -10,7 +10,9 @@
 // String and binary secrets are both served, as bytes. A Value's Version is
 // the AWS VersionId, CreatedAt its CreatedDate, and Labels the secret's
 // tags. [Provider] implements [providers.Watcher] (one poller per provider
-// calling DescribeSecret, which transfers no value), [providers.Writer]
+// calling DescribeSecret, or ListSecrets for 100 secrets a call, neither
+// of which transfers a value: see [Options].ListSecrets for the cost of
+// each), [providers.Writer]
 // (PutSecretValue, CreateSecret), [providers.ConditionalWriter] (with the
 // guarantee AWS allows, documented on [Provider.WriteIf]),
 // [providers.Revoker] (UpdateSecretVersionStage) and [providers.Deleter]

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/strongroom/strongroom/internal/jsonptr"
 	"github.com/strongroom/strongroom/providers"
 )
@@ -38,6 +40,20 @@ type Options struct {
 	// (ForceDeleteWithoutRecovery): the secret cannot be restored. False:
 	// Delete schedules deletion after RecoveryWindowDays.
 	ForceDelete bool
+	// ListSecrets makes the watcher poll with ListSecrets, which lists
+	// 100 secrets (and their versions, stages and tags) per call, instead
+	// of one DescribeSecret per watched secret: a poll of N watched
+	// secrets costs ceil(M/100) calls for an account holding M secrets,
+	// against N. The watcher lists only while that is fewer calls (it
+	// counts the pages of each listing) and describes the secrets a
+	// listing did not show (a partial ARN, a secret created moments ago).
+	// Two costs, why it is off by default: AWS documents that ListSecrets
+	// "might not reflect changes from the last five minutes", so a change
+	// may be seen up to that much later than PollInterval says; and it
+	// needs the secretsmanager:ListSecrets permission, which shows the
+	// metadata (not the values) of every secret in the account. When AWS
+	// denies the call the watcher goes back to DescribeSecret for good.
+	ListSecrets bool
 	// Logger receives the watcher's failed polls. Nil: silent.
 	Logger *slog.Logger
 }
@@ -50,6 +66,10 @@ type Provider struct {
 	window   int64
 	force    bool
 	log      *slog.Logger
+
+	// Read and written by the poller only, after New.
+	list      bool // poll with ListSecrets
+	listPages int  // pages of the last complete listing
 
 	closed atomic.Bool
 	ctx    context.Context // cancelled by Close: bounds the poller's calls
@@ -100,6 +120,7 @@ func New(ctx context.Context, opts *Options) (*Provider, error) {
 		window:   opts.RecoveryWindowDays,
 		force:    opts.ForceDelete,
 		log:      opts.Logger,
+		list:     opts.ListSecrets,
 		done:     make(chan struct{}),
 		watched:  map[string]*watched{},
 		tags:     map[string]tagEntry{},
@@ -176,13 +197,7 @@ func (p *Provider) labels(ctx context.Context, id, version string) (map[string]s
 		if err != nil {
 			return nil, apiError(ctx, "DescribeSecret", id, err)
 		}
-		e = tagEntry{version: version}
-		if len(out.Tags) > 0 {
-			e.labels = make(map[string]string, len(out.Tags))
-			for _, t := range out.Tags {
-				e.labels[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-		}
+		e = tagEntry{version: version, labels: tagMap(out.Tags)}
 		p.mu.Lock()
 		p.tags[id] = e
 		p.mu.Unlock()
@@ -285,14 +300,29 @@ func (p *Provider) current(ctx context.Context, id string) (string, error) {
 	if out.DeletedDate != nil {
 		return "", fmt.Errorf("%sWriteIf %q: the secret is scheduled for deletion: %w", prefix, id, providers.ErrConflict)
 	}
-	for v, stages := range out.VersionIdsToStages {
-		for _, s := range stages {
-			if s == "AWSCURRENT" {
-				return v, nil
-			}
+	return currentOf(out.VersionIdsToStages), nil
+}
+
+// currentOf returns the version holding AWSCURRENT, or "".
+func currentOf(versions map[string][]string) string {
+	for v, stages := range versions {
+		if slices.Contains(stages, "AWSCURRENT") {
+			return v
 		}
 	}
-	return "", nil
+	return ""
+}
+
+// tagMap returns tags as a map, nil for none.
+func tagMap(tags []types.Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
 }
 
 // conditionalToken is the ClientRequestToken of a WriteIf conditioned on
