@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -327,7 +328,7 @@ func (e *entry) seal(v *providers.Value, now time.Time, details map[string]strin
 		name: e.name, version: v.Version, kind: e.spec.Kind,
 		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
 		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
-		pending: &e.s.pending, details: details, entry: e,
+		pending: &e.s.pending, details: details, labels: maps.Clone(v.Labels), entry: e,
 	}
 	if !v.ExpiresAt.IsZero() {
 		sec.expiresNS = v.ExpiresAt.UnixNano()

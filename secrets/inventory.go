@@ -49,14 +49,19 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // Metadata describes one secret for discovery, audit and monitoring. It
 // never holds the value. Times are zero when they have not happened.
 type Metadata struct {
-	Name           string
-	Ref            string // with any credential in the reference redacted
-	Source         string // the provider's scheme; "generated" for Create without a Ref
+	Name   string
+	Ref    string // with any credential in the reference redacted
+	Source string // the provider's scheme; "generated" for Create without a Ref
+	// Owner and Classification are the Spec's, or when it gives none the
+	// current version's backend labels "owner" and "classification"
+	// (providers.Value.Labels: AWS tags, say).
 	Owner          string
 	Kind           Kind
 	Classification Classification
-	Labels         map[string]string
-	State          State
+	// Labels are the current version's backend labels, with the Spec's
+	// Labels over them (the Spec's win).
+	Labels map[string]string
+	State  State
 	// Details are what Spec.Describe said of the current version.
 	Details map[string]string
 
@@ -188,6 +193,16 @@ func (e *entry) metadata(now time.Time) Metadata {
 	if cur != nil {
 		m.Version, m.ExpiresAt, m.CreatedAt = cur.version, cur.expiresAt, cur.createdAt
 		m.Details = maps.Clone(cur.details)
+		if len(cur.labels) > 0 {
+			m.Labels = maps.Clone(cur.labels)
+			maps.Copy(m.Labels, e.spec.Labels)
+			if m.Owner == "" {
+				m.Owner = cur.labels["owner"]
+			}
+			if m.Classification == "" {
+				m.Classification = Classification(cur.labels["classification"])
+			}
+		}
 	}
 	if e.prev != nil && now.Before(e.prevUntil) {
 		m.PreviousVersion = e.prev.version

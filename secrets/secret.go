@@ -41,6 +41,7 @@ type Secret struct {
 	guard     *guard.Guard
 
 	details map[string]string // from Spec.Describe; never a value
+	labels  map[string]string // the backend's (providers.Value.Labels); never a value
 	entry   *entry            // for its staleness budget
 	sealed  *guard.Sealed
 	pending *sync.WaitGroup // the Store's count of wipes left to readers

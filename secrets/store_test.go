@@ -176,3 +176,36 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("%s = %v, want > 0", secrets.MetricLockedMemBytes, got[secrets.MetricLockedMemBytes])
 	}
 }
+
+// TestBackendLabelsInInventory: a backend's labels (AWS tags, say) reach
+// the inventory, under the Spec's own labels, and give the owner and
+// classification when the Spec names none; they follow the version.
+func TestBackendLabelsInInventory(t *testing.T) {
+	store, mem := openMemory(t, nil)
+	tags := map[string]string{"owner": "payments", "classification": "restricted", "env": "prod"}
+	mem.Set("tagged", []byte("v1"), &memory.SetOptions{Labels: tags})
+	mem.Set("declared", []byte("v1"), &memory.SetOptions{Labels: tags})
+	store.Add(secrets.Spec{Name: "tagged", Ref: "memory://tagged"})
+	store.Add(secrets.Spec{Name: "declared", Ref: "memory://declared", Owner: "edge", Classification: secrets.Internal,
+		Labels: map[string]string{"env": "staging"}})
+	if err := store.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := store.Metadata("tagged")
+	if md.Owner != "payments" || md.Classification != secrets.Restricted || md.Labels["env"] != "prod" {
+		t.Errorf("from the backend's labels: owner %q, classification %q, labels %v", md.Owner, md.Classification, md.Labels)
+	}
+	md, _ = store.Metadata("declared")
+	if md.Owner != "edge" || md.Classification != secrets.Internal || md.Labels["env"] != "staging" || md.Labels["owner"] != "payments" {
+		t.Errorf("the Spec's win: owner %q, classification %q, labels %v", md.Owner, md.Classification, md.Labels)
+	}
+	tags["owner"] = "changed after Set"
+	mem.Set("tagged", []byte("v2"), &memory.SetOptions{Labels: map[string]string{"owner": "billing"}})
+	if err := store.Refresh(context.Background(), "tagged"); err != nil {
+		t.Fatal(err)
+	}
+	md, _ = store.Metadata("tagged")
+	if md.Owner != "billing" || md.Classification != "" || md.Labels["env"] != "" {
+		t.Errorf("after a new version: owner %q, classification %q, labels %v", md.Owner, md.Classification, md.Labels)
+	}
+}
