@@ -32,28 +32,45 @@ func decode(data []byte) []byte {
 }
 
 // decryptValue decrypts a stored value (a KMS ciphertext blob or an
-// envelope, binary or base64).
-func decryptValue(ctx context.Context, c Client, stored []byte, ec map[string]string, accepted []string) ([]byte, error) {
+// envelope, binary or base64). An envelope's data key comes from the cache
+// when it holds one for the same encrypted data key, encryption context
+// and accepted keys; else from KMS Decrypt, and is cached once it has
+// opened the envelope.
+func (c *core) decryptValue(ctx context.Context, stored []byte, ec map[string]string) ([]byte, error) {
 	blob := decode(stored)
 	if len(blob) == 0 {
 		return nil, fmt.Errorf(prefix+"%w: the stored ciphertext is empty", providers.ErrInvalid)
 	}
 	if !isEnvelope(blob) {
-		return kmsDecrypt(ctx, c, blob, ec, accepted)
+		return kmsDecrypt(ctx, c.client, blob, ec, c.decrypt)
 	}
 	env, err := parseEnvelope(blob)
 	if err != nil {
 		return nil, fmt.Errorf(prefix+"%w", err)
 	}
-	key, err := kmsDecrypt(ctx, c, env.wrappedKey, ec, accepted)
+	var (
+		id  cacheID
+		out []byte
+	)
+	if c.keys != nil {
+		id = dataKeyID(env.wrappedKey, ec, c.decrypt)
+		if c.keys.open(id, func(key []byte) { out, err = env.open(key) }) {
+			if err != nil {
+				return nil, fmt.Errorf(prefix+"%w", err)
+			}
+			return out, nil
+		}
+	}
+	asked := c.now()
+	key, err := kmsDecrypt(ctx, c.client, env.wrappedKey, ec, c.decrypt)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(key)
-	out, err := env.open(key)
-	if err != nil {
+	if out, err = env.open(key); err != nil {
 		return nil, fmt.Errorf(prefix+"%w", err)
 	}
+	c.keys.put(id, key, asked)
 	return out, nil
 }
 

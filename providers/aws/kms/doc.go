@@ -72,6 +72,47 @@
 // and WriteIf encrypt before they write; versions are the inner provider's
 // (Value.Version of a fetched value is the inner version).
 //
+// # Data-key cache
+//
+// Fetch of an envelope asks KMS to decrypt its data key. The plaintext
+// data key is then cached, sealed in guarded memory that the provider owns
+// (github.com/strongroom/strongroom/internal/guard, the store's own: the
+// sealing key and the scratch memory a key is opened into are locked
+// pages; at most 16 KiB), under a SHA-256 of the encrypted data key, the
+// encryption context and Options.DecryptKeyIDs, never of anything derived
+// from a plaintext. A later Fetch of an envelope with the same encrypted
+// data key and context (a refresh of an unchanged value, another secret
+// holding the same envelope) opens it with the cached key and makes no
+// KMS call. Another context, or another encrypted data key (after
+// [ReEncrypt]), misses and asks KMS, which refuses what it must; a changed
+// envelope that keeps its data key is refused by its AES-GCM tag.
+//
+// A key is cached only once it has opened its envelope, for
+// Options.DataKeyTTL ([DefaultDataKeyTTL], 5 minutes) counted from the KMS
+// call, however often it is used; at most Options.DataKeyCacheSize
+// ([DefaultDataKeyCacheSize], 256) are held, the oldest evicted first.
+// An expired key is destroyed (its sealed copy wiped) by the next Fetch or
+// insertion that finds it; Close destroys every key and closes the guarded
+// memory. No goroutine is started. KMS ciphertext blobs (values of at most
+// [MaxDirect] bytes) hold no data key and are never cached: each Fetch of
+// one calls KMS Decrypt. A negative DataKeyTTL or DataKeyCacheSize turns
+// the cache off. Where no memory can be locked (RLIMIT_MEMLOCK), the
+// cache stays off rather than keep keys in memory that may be swapped.
+//
+// The trade-off: while a data key is cached, its envelope is decrypted
+// without KMS, so without a fresh KMS authorisation check. A key disabled
+// or scheduled for deletion, a grant or a permission revoked, keep
+// working for that envelope until DataKeyTTL has passed since the key was
+// fetched, and KMS's audit log (CloudTrail) records one Decrypt per TTL
+// rather than one per Fetch. Set DataKeyTTL to the revocation delay you
+// accept, or negative where every read must be authorised by KMS.
+//
+// # Concurrency
+//
+// The provider is safe for concurrent use, Close included: a Fetch that
+// meets Close fails with the inner provider's providers.ErrClosed. Close
+// waits for the cached keys in use to be put back before it wipes them.
+//
 // # Errors
 //
 // Errors start with "providers/aws/kms: ". KMS InvalidCiphertextException
@@ -87,10 +128,14 @@
 // # Security
 //
 // A data key that KMS returns in plaintext is wiped as soon as the value is
-// sealed or opened. Copies outside this package's reach remain until the
-// garbage collector reuses them: the SDK's response buffers (base64 text)
-// and crypto/aes's expanded key schedule. There is NO cache of data keys:
-// a cache would have to live in the store's guarded memory, which a
-// provider cannot reach, so every Fetch calls KMS Decrypt once. The
-// decrypted value is handed to the store, which seals it.
+// opened and the key sealed into the cache (or sealed into a new
+// envelope, by Write); a cached key is opened into locked scratch memory
+// for the length of one decryption. Copies outside this package's reach
+// remain until the garbage collector reuses them: the SDK's response
+// buffers (base64 text) and crypto/aes's expanded key schedule. The
+// decrypted value is handed to the store, which seals it. The provider
+// and [Options] print as a fixed description (every fmt verb, slog, text
+// marshalling): never the KMS client, whose own printing shows its
+// credentials, nor the inner provider. Importing this package imports
+// memguard, which disables core dumps for the whole process.
 package kms

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -50,6 +51,23 @@ type Options struct {
 	// ciphertext (for backends that hold text, such as environment
 	// variables). Fetch accepts either form whatever this says.
 	Base64 bool
+	// DataKeyTTL is how long a data key that KMS decrypted for an
+	// envelope stays cached, sealed in locked memory, counted from the
+	// KMS Decrypt call (using it does not extend it). Within it, Fetch of
+	// an envelope with the same encrypted data key, encryption context
+	// and DecryptKeyIDs makes no KMS call, so KMS does not check the
+	// caller's permission again. Zero: [DefaultDataKeyTTL] (5 minutes).
+	// Negative: no cache; every Fetch calls KMS Decrypt. KMS ciphertext
+	// blobs (values of at most [MaxDirect] bytes) are never cached.
+	DataKeyTTL time.Duration
+	// DataKeyCacheSize bounds the data keys cached at once; the oldest
+	// is evicted for a new one. Zero: [DefaultDataKeyCacheSize] (256).
+	// Negative: no cache.
+	DataKeyCacheSize int
+	// Clock is the source of time for DataKeyTTL; a
+	// github.com/strongroom/strongroom/secrets.Clock or a
+	// providers/memory Clock fits. Nil: the wall clock.
+	Clock interface{ Now() time.Time }
 }
 
 // core is the provider behind every view: Fetch, Close and the calls that
@@ -61,6 +79,8 @@ type core struct {
 	keyID   string
 	decrypt []string
 	base64  bool
+	keys    *dataKeys // nil: no data-key cache
+	now     func() time.Time
 }
 
 // New returns a provider of scheme "kms+" + opts.InnerScheme over
@@ -77,14 +97,20 @@ func New(opts Options) (providers.Provider, error) {
 		return nil, errors.New(prefix + "Options.InnerScheme is not a valid scheme")
 	}
 	c := &core{client: opts.Client, inner: opts.Inner, scheme: "kms+" + s, keyID: opts.KeyID,
-		decrypt: append([]string(nil), opts.DecryptKeyIDs...), base64: opts.Base64}
+		decrypt: append([]string(nil), opts.DecryptKeyIDs...), base64: opts.Base64, now: time.Now}
+	if opts.Clock != nil {
+		c.now = opts.Clock.Now
+	}
+	c.keys = newDataKeys(opts.DataKeyTTL, opts.DataKeyCacheSize, c.now)
 	return view(c), nil
 }
 
 func (c *core) self() *core { return c }
 
-// Close closes the inner provider.
+// Close wipes the cached data keys, closes their guarded memory and
+// closes the inner provider.
 func (c *core) Close() error {
+	c.keys.close()
 	if err := c.inner.Close(); err != nil {
 		return fmt.Errorf(prefix+"%w", err)
 	}
@@ -102,7 +128,7 @@ func (c *core) Fetch(ctx context.Context, ref string) (*providers.Value, error) 
 		return nil, fmt.Errorf(prefix+"%w", err)
 	}
 	defer v.Wipe()
-	data, err := decryptValue(ctx, c.client, v.Data, ec, c.decrypt)
+	data, err := c.decryptValue(ctx, v.Data, ec)
 	if err != nil {
 		return nil, err
 	}
