@@ -96,23 +96,3 @@ func FuzzEnvelope(f *testing.F) {
 		}
 	})
 }
-
-func TestParseRef(t *testing.T) {
-	for _, c := range []struct{ ref, inner, ec string }{
-		{"kms+memory://a", "memory://a", ""},
-		{"kms+file:///x/y?kms-context=app:web,env:prod", "file:///x/y", "app:web,env:prod"},
-		{"kms+awssm:db?stage=AWSPREVIOUS&kms-context=a%3Ab:c%2Cd#/pw", "awssm:db?stage=AWSPREVIOUS#/pw", "a%3Ab:c%2Cd"},
-	} {
-		inner, ec, err := ParseRef(c.ref)
-		if err != nil || inner != c.inner || FormatContext(ec) != c.ec {
-			t.Errorf("%s: %q %v %v", c.ref, inner, ec, err)
-		}
-	}
-	for _, ref := range []string{"memory://a", "kms+:x", "kms+memory://a?kms-context=", "kms+memory://a?kms-context=k",
-		"kms+memory://a?kms-context=k:v,k:w", "kms+memory://a?kms-key=x", "kms+memory://a?kms-context=k:v&kms-context=j:w",
-		"kms+memory://a?kms-context=k:%zz"} {
-		if _, _, err := ParseRef(ref); !errors.Is(err, providers.ErrInvalidRef) {
-			t.Errorf("%s: %v", ref, err)
-		}
-	}
-}

@@ -24,8 +24,9 @@ func (c *core) parse(ref string) (innerRef string, ec map[string]string, err err
 // gives (nil when it has none). See the package documentation for the
 // syntax. Errors wrap providers.ErrInvalidRef.
 func ParseRef(ref string) (innerRef string, encryptionContext map[string]string, err error) {
-	s := providers.Scheme(ref)
-	if !strings.HasPrefix(s, "kms+") || len(s) == len("kms+") {
+	// The inner scheme must be valid on its own: "kms+0:x" is a valid
+	// scheme, but "0:x" has none.
+	if !strings.HasPrefix(providers.Scheme(ref), "kms+") || providers.Scheme(ref[len("kms+"):]) == "" {
 		return "", nil, fmt.Errorf(prefix+"%w: the scheme is not kms+SCHEME", providers.ErrInvalidRef)
 	}
 	inner := ref[len("kms+"):]
