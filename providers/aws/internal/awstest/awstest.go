@@ -24,19 +24,66 @@ const (
 	SessionToken = "SessionTokenStrongroomTestOnly0123456789"
 )
 
-// Kumo is a running emulator.
+// Kumo is a running emulator, which a test may stop and start again.
 type Kumo struct {
-	// URL is its endpoint, for a client's BaseEndpoint.
+	// URL is its endpoint, for a client's BaseEndpoint. It stays the
+	// same across Stop and Start: clients of Config reach whichever
+	// server runs.
 	URL string
-	srv *kumo.Server
+
+	mu  sync.Mutex
+	srv *kumo.Server // nil while stopped
 }
 
 // StartKumo starts an emulator, stopped when t ends.
 func StartKumo(t testing.TB) *Kumo {
 	t.Helper()
-	srv := kumo.NewServer()
-	t.Cleanup(srv.Close)
-	return &Kumo{URL: srv.URL, srv: srv}
+	k := &Kumo{srv: kumo.NewServer()}
+	k.URL = k.srv.URL
+	t.Cleanup(k.Stop)
+	return k
+}
+
+// Stop stops the emulator: its listener and connections are closed, and
+// requests fail to connect until Start.
+func (k *Kumo) Stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.srv != nil {
+		k.srv.Close()
+		k.srv = nil
+	}
+}
+
+// Start starts a stopped emulator again. kumo keeps its state per process,
+// not per server, so the new server serves what the stopped one held, as a
+// restarted AWS endpoint would. It listens on another port, to which
+// Config's transport sends requests addressed to URL.
+func (k *Kumo) Start() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.srv == nil {
+		k.srv = kumo.NewServer()
+	}
+}
+
+// route sends a request addressed to URL to the running server (keeping
+// the Host header, which the request's signature covers), or to URL itself
+// while stopped, where nothing listens.
+func (k *Kumo) route(req *http.Request) *http.Request {
+	k.mu.Lock()
+	cur := k.URL
+	if k.srv != nil {
+		cur = k.srv.URL
+	}
+	k.mu.Unlock()
+	if cur == k.URL || "http://"+req.URL.Host != k.URL {
+		return req
+	}
+	req = req.Clone(req.Context())
+	req.Host = req.URL.Host
+	req.URL.Host = strings.TrimPrefix(cur, "http://")
+	return req
 }
 
 // Config returns an AWS configuration for the emulator with the fake
@@ -48,7 +95,7 @@ func (k *Kumo) Config() aws.Config {
 	return aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(KeyID, SecretKey, SessionToken),
-		HTTPClient:  &http.Client{Transport: &SerialTransport{Next: &http.Transport{DisableKeepAlives: true}}},
+		HTTPClient:  &http.Client{Transport: &SerialTransport{Next: &http.Transport{DisableKeepAlives: true}, route: k.route}},
 	}
 }
 
@@ -104,6 +151,7 @@ type SerialTransport struct {
 	mu    sync.Mutex
 	Next  http.RoundTripper
 	count *Calls
+	route func(*http.Request) *http.Request
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -112,6 +160,9 @@ func (s *SerialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer s.mu.Unlock()
 	if s.count != nil {
 		s.count.add(req.Header.Get("X-Amz-Target"))
+	}
+	if s.route != nil {
+		req = s.route(req)
 	}
 	resp, err := s.Next.RoundTrip(req)
 	if err != nil {
