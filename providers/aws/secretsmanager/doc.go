@@ -33,6 +33,32 @@
 // signature or token failures [providers.ErrPermission], a malformed
 // reference [providers.ErrInvalidRef].
 //
+// # Tested against
+//
+// The tests run against kumo v0.33.1, an AWS emulator started in process,
+// which differs from AWS in ways the tests work around or record; AWS's
+// behaviour is taken from its API reference:
+//
+//   - kumo has no UpdateSecretVersionStage, so Revoke fails there
+//     (TestRevokeKumo) and is left out of its conformance run.
+//   - kumo overwrites a version when a ClientRequestToken is reused with
+//     other data, where AWS refuses: the cross-process guarantee of
+//     [Provider.WriteIf] is AWS's and cannot be shown against kumo; the
+//     in-process lock is tested.
+//   - kumo leaves AWSPREVIOUS on every older version (after three writes,
+//     two hold it), where AWS moves it; tests of ?stage=AWSPREVIOUS write
+//     twice only.
+//   - kumo keeps LastChangedDate to the second; versions change at once,
+//     so changes are still seen on the next poll.
+//   - kumo accepts a second DeleteSecret of a secret scheduled for
+//     deletion (AWS refuses it); Delete looks first on either.
+//   - kumo has no TagResource: tags are tested as set at creation.
+//   - kumo's ListSecrets ignores Filters and is consistent at once; AWS's
+//     may lag up to five minutes (see [Options].ListSecrets).
+//   - kumo keeps its state per process, not per server, and races with
+//     itself on concurrent requests, so the tests send one request at a
+//     time; AWS has no such limit.
+//
 // # Security
 //
 // An error names the operation, the secret and the AWS error code only:
