@@ -6,6 +6,7 @@ package awstest
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -31,8 +32,58 @@ type Kumo struct {
 	// server runs.
 	URL string
 
-	mu  sync.Mutex
-	srv *kumo.Server // nil while stopped
+	mu     sync.Mutex
+	srv    *kumo.Server // nil while stopped
+	faults map[string]*fault
+}
+
+// fault is an answer given instead of the emulator's.
+type fault struct {
+	left   int
+	status int
+	code   string
+}
+
+// Fail makes the next n requests of operation op ("GetSecretValue") fail
+// without reaching the emulator, with the HTTP status and AWS error code
+// given (503 "ServiceUnavailable", 400 "ThrottlingException"), in the
+// JSON protocol's error form, as AWS answers when it sheds load: for tests
+// of the SDK's retries and the store's backoff, which kumo never causes.
+func (k *Kumo) Fail(op string, n, status int, code string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.faults == nil {
+		k.faults = map[string]*fault{}
+	}
+	k.faults[op] = &fault{left: n, status: status, code: code}
+}
+
+// injected returns the answer Fail set for req's operation, or nil.
+func (k *Kumo) injected(req *http.Request) *http.Response {
+	op := operation(req.Header.Get("X-Amz-Target"))
+	k.mu.Lock()
+	f := k.faults[op]
+	if f == nil || f.left == 0 {
+		k.mu.Unlock()
+		return nil
+	}
+	f.left--
+	k.mu.Unlock()
+	body := fmt.Sprintf(`{"__type":%q,"message":"injected by the test"}`, f.code)
+	return &http.Response{
+		Status: http.StatusText(f.status), StatusCode: f.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amzn-Errortype": {f.code}},
+		Body:   io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
+	}
+}
+
+// operation returns the operation of an X-Amz-Target header: its part
+// after the service's.
+func operation(target string) string {
+	if i := strings.LastIndexByte(target, '.'); i >= 0 {
+		return target[i+1:]
+	}
+	return target
 }
 
 // StartKumo starts an emulator, stopped when t ends.
@@ -95,7 +146,7 @@ func (k *Kumo) Config() aws.Config {
 	return aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(KeyID, SecretKey, SessionToken),
-		HTTPClient:  &http.Client{Transport: &SerialTransport{Next: &http.Transport{DisableKeepAlives: true}, route: k.route}},
+		HTTPClient:  &http.Client{Transport: &SerialTransport{Next: &http.Transport{DisableKeepAlives: true}, route: k.route, fault: k.injected}},
 	}
 }
 
@@ -122,9 +173,7 @@ func (c *Calls) Reset() {
 }
 
 func (c *Calls) add(target string) {
-	if i := strings.LastIndexByte(target, '.'); i >= 0 {
-		target = target[i+1:]
-	}
+	target = operation(target)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {
@@ -152,6 +201,7 @@ type SerialTransport struct {
 	Next  http.RoundTripper
 	count *Calls
 	route func(*http.Request) *http.Request
+	fault func(*http.Request) *http.Response
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -160,6 +210,11 @@ func (s *SerialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer s.mu.Unlock()
 	if s.count != nil {
 		s.count.add(req.Header.Get("X-Amz-Target"))
+	}
+	if s.fault != nil {
+		if resp := s.fault(req); resp != nil {
+			return resp, nil
+		}
 	}
 	if s.route != nil {
 		req = s.route(req)
