@@ -2,6 +2,7 @@ package ssm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -85,5 +86,94 @@ func TestConformance(t *testing.T) {
 			Mutable: true, Watchable: true, Versioned: true, Writable: true, Deletable: true,
 		},
 		ErrorPrefix: prefix,
+	})
+}
+
+// TestKumoDifferences records where kumo differs from AWS (see "Tested
+// against" in the package documentation). A check that fails means kumo
+// changed: test the real behaviour against it instead.
+func TestKumoDifferences(t *testing.T) {
+	c := startKumo(t)
+	p := newProvider(t, c, nil)
+	ctx := t.Context()
+	put(t, c, "/kumo/db", "one", types.ParameterTypeSecureString)
+	put(t, c, "/kumo/db", "two", "")
+
+	t.Run("no version selectors", func(t *testing.T) {
+		// AWS serves version 1 (it keeps 100 versions); kumo only the last.
+		_, err := p.Fetch(ctx, Ref("/kumo/db?version=1"))
+		if err == nil {
+			t.Fatal("kumo now serves name:N: test that ?version=1 returns the old value")
+		}
+		if !errors.Is(err, providers.ErrNotFound) {
+			t.Errorf("Fetch of ?version=1: %v, want ErrNotFound", err)
+		}
+		if _, err := p.Fetch(ctx, Ref("/kumo/db?version=2")); !errors.Is(err, providers.ErrNotFound) {
+			t.Errorf("Fetch of ?version=2, the current one: %v, want ErrNotFound from kumo", err)
+		}
+	})
+	t.Run("no labels", func(t *testing.T) {
+		_, err := c.LabelParameterVersion(ctx, &ssm.LabelParameterVersionInput{Name: aws.String("/kumo/db"), Labels: []string{"current"}})
+		if err == nil {
+			t.Fatal("kumo now serves LabelParameterVersion: test ?label= against it")
+		}
+		if _, err := p.Fetch(ctx, Ref("/kumo/db?label=current")); !errors.Is(err, providers.ErrNotFound) {
+			t.Errorf("Fetch of ?label=: %v, want ErrNotFound", err)
+		}
+		if _, err := c.GetParameterHistory(ctx, &ssm.GetParameterHistoryInput{Name: aws.String("/kumo/db")}); err == nil {
+			t.Error("kumo now serves GetParameterHistory")
+		}
+	})
+	t.Run("two spellings of one level", func(t *testing.T) {
+		// AWS takes "kumo-top" and "/kumo-top" for one parameter.
+		put(t, c, "kumo-top", "v", types.ParameterTypeString)
+		if _, err := p.Fetch(ctx, Ref("/kumo-top")); err == nil {
+			t.Error("kumo now serves x as /x: test that a watch of one sees the other")
+		}
+		// The watcher lists both spellings, so it finds the parameter however it is written.
+		states, complete, err := p.states(ctx, []string{key("/kumo-top")})
+		if err != nil || !complete || states["kumo-top"] == "" {
+			t.Errorf("the poller's view of /kumo-top: %v %v %v", states, complete, err)
+		}
+	})
+	t.Run("hierarchy without its leading slash", func(t *testing.T) {
+		v := "v"
+		if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("kumo/loose"), Value: &v, Type: types.ParameterTypeString}); err != nil {
+			t.Errorf("kumo now refuses a/b as AWS does: %v", err)
+		}
+	})
+	t.Run("tags outlive their parameter", func(t *testing.T) {
+		const name = "/kumo/tagged"
+		put(t, c, name, "v", types.ParameterTypeString)
+		tag(t, c, name, "owner", "old")
+		remove(t, c, name)
+		put(t, c, name, "v", types.ParameterTypeString)
+		v, err := p.Fetch(ctx, Ref(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Wipe()
+		if v.Labels["owner"] != "old" {
+			t.Errorf("kumo now drops a deleted parameter's tags (labels %v)", v.Labels)
+		}
+	})
+	t.Run("no encryption", func(t *testing.T) {
+		out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/kumo/db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(out.Parameter.Value); got != "kms:alias/aws/ssm:two" {
+			t.Errorf("kumo's SecureString without decryption: %q", got)
+		}
+	})
+	t.Run("the name filter holds", func(t *testing.T) {
+		out, err := c.DescribeParameters(ctx, &ssm.DescribeParametersInput{ParameterFilters: []types.ParameterStringFilter{
+			{Key: aws.String("Name"), Option: aws.String("Equals"), Values: []string{"/kumo/db"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Parameters) != 1 || aws.ToString(out.Parameters[0].Name) != "/kumo/db" || out.Parameters[0].KeyId != nil {
+			t.Errorf("DescribeParameters with a Name filter: %d parameters", len(out.Parameters))
+		}
 	})
 }
