@@ -2,6 +2,7 @@ package ssm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,8 +28,8 @@ func emulator() (*awsssm.Client, func()) {
 	return client, srv.Close
 }
 
-// Write a parameter (a new SecureString) and read it back: its Version is
-// the version number and the time AWS made it.
+// Write a parameter (a new SecureString), read it back (its Version is the
+// version number and the time AWS made it), and delete it.
 func Example() {
 	ctx := context.Background()
 	client, stop := emulator()
@@ -50,10 +51,20 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	defer v.Wipe()
 	number, _, _ := strings.Cut(v.Version, "@")
 	fmt.Println("version", number, "holds", len(v.Data), "bytes")
-	// Output: version 1 holds 15 bytes
+	v.Wipe()
+
+	// Delete is final: Parameter Store has no recovery window.
+	if err := p.Delete(ctx, ref); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = p.Fetch(ctx, ref)
+	fmt.Println("after Delete:", errors.Is(err, providers.ErrNotFound))
+	// Output:
+	// version 1 holds 15 bytes
+	// after Delete: true
 }
 
 // A store serves a parameter, and sees it change within the poll
@@ -63,7 +74,7 @@ func Example_store() {
 	client, stop := emulator()
 	defer stop()
 	client.PutParameter(ctx, &awsssm.PutParameterInput{
-		Name: aws.String("/example/payments/api-key"), Value: aws.String("key-1"), Type: "SecureString"})
+		Name: aws.String("/example/payments/api-key"), Value: aws.String("key-1"), Type: "SecureString", Overwrite: aws.Bool(true)})
 
 	p, err := ssm.New(ctx, &ssm.Options{Client: client})
 	if err != nil {

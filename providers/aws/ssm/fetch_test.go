@@ -84,7 +84,7 @@ func TestFetchTypes(t *testing.T) {
 			if string(v.Data) != tc.want {
 				t.Errorf("Data = %q, want %q", v.Data, tc.want)
 			}
-			if want := versionOf(2, par.LastModifiedDate); v.Version != want || par.Version != 2 {
+			if want := versionOf(par.Version, par.LastModifiedDate); v.Version != want {
 				t.Errorf("Version = %q, want %q", v.Version, want)
 			}
 			if !v.CreatedAt.Equal(*par.LastModifiedDate) {

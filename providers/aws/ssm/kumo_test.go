@@ -61,8 +61,10 @@ func TestConformance(t *testing.T) {
 	// One emulator for the whole suite (its goroutines must not count as
 	// leaks of a sub-test); each Open names its parameters afresh.
 	c := startKumo(t)
-	run := 0
-	name := func(n string) string { return fmt.Sprintf("/conformance/run%d/%s", run, n) }
+	// kumo's state lives as long as the process: -count=2 meets the
+	// parameters of the first run.
+	start, run := time.Now().UnixNano(), 0
+	name := func(n string) string { return fmt.Sprintf("/conformance/%d/run%d/%s", start, run, n) }
 	providertest.Run(t, providertest.Harness{
 		Open: func(t *testing.T) providers.Provider {
 			run++
@@ -138,7 +140,8 @@ func TestKumoDifferences(t *testing.T) {
 	})
 	t.Run("hierarchy without its leading slash", func(t *testing.T) {
 		v := "v"
-		if _, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("kumo/loose"), Value: &v, Type: types.ParameterTypeString}); err != nil {
+		_, err := c.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("kumo/loose"), Value: &v, Type: types.ParameterTypeString, Overwrite: aws.Bool(true)})
+		if err != nil {
 			t.Errorf("kumo now refuses a/b as AWS does: %v", err)
 		}
 	})
