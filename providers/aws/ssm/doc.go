@@ -105,4 +105,6 @@
 //     AWS does (results the filter should have excluded would be skipped).
 //   - kumo races with itself on concurrent requests, so the tests send one
 //     request at a time (awstest.SerialTransport); AWS has no such limit.
+//   - kumo's state lives as long as the process: every emulator a test
+//     binary starts serves the same parameters, so each test names its own.
 package ssm
