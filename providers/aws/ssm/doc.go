@@ -28,7 +28,7 @@
 // Overwrite) is atomic; a write conditioned on a version could only check
 // and then put, and two processes could both pass the check, so package
 // rotate could not rely on it to pick one rotator in a fleet. Keep a
-// rotation's state in a provider that has one (Secrets Manager, files).
+// rotation's state in a provider that has one (Secrets Manager, say).
 // Nor does it implement [providers.Revoker]: a version cannot be revoked,
 // only the whole parameter deleted.
 //

@@ -134,12 +134,9 @@ func versionOf(n int64, modified *time.Time) string {
 // documentation), CreatedAt the version's LastModifiedDate, Labels the
 // parameter's tags (read with ListTagsForResource once per version seen).
 func (p *Provider) Fetch(ctx context.Context, s string) (*providers.Value, error) {
-	r, err := parseRef(s)
+	r, err := p.parse(s, "Fetch")
 	if err != nil {
 		return nil, err
-	}
-	if p.closed.Load() {
-		return nil, fmt.Errorf("%sFetch: %w", prefix, providers.ErrClosed)
 	}
 	name := r.selector()
 	out, err := p.client.GetParameter(ctx, &ssm.GetParameterInput{Name: &name, WithDecryption: aws.Bool(true)})
@@ -171,7 +168,7 @@ func (p *Provider) Fetch(ctx context.Context, s string) (*providers.Value, error
 	}
 	if p.closed.Load() {
 		v.Wipe()
-		return nil, fmt.Errorf("%sFetch: %w", prefix, providers.ErrClosed)
+		return nil, closedError("Fetch")
 	}
 	return v, nil
 }
@@ -225,20 +222,26 @@ func (p *Provider) forget(k string) {
 	p.mu.Unlock()
 }
 
-// writable parses s for a method that changes the parameter.
-func (p *Provider) writable(s, op string) (ref, error) {
+// parse parses s for method op, and refuses every call after Close.
+func (p *Provider) parse(s, op string) (ref, error) {
 	r, err := parseRef(s)
-	if err != nil {
-		return ref{}, err
+	if err == nil && p.closed.Load() {
+		err = closedError(op)
 	}
-	if p.closed.Load() {
-		return ref{}, fmt.Errorf("%s%s: %w", prefix, op, providers.ErrClosed)
-	}
-	if !r.plain() {
-		return ref{}, fmt.Errorf("%s%s %q: a version, label or fragment cannot be written: %w", prefix, op, s, providers.ErrUnsupported)
-	}
-	return r, nil
+	return r, err
 }
+
+// writable is parse for a method that changes the parameter, which a
+// version, label or fragment cannot name.
+func (p *Provider) writable(s, op string) (ref, error) {
+	r, err := p.parse(s, op)
+	if err == nil && !r.plain() {
+		err = fmt.Errorf("%s%s %q: a version, label or fragment cannot be written: %w", prefix, op, s, providers.ErrUnsupported)
+	}
+	return r, err
+}
+
+func closedError(op string) error { return fmt.Errorf("%s%s: %w", prefix, op, providers.ErrClosed) }
 
 // Delete deletes the parameter ref names with DeleteParameter, every
 // version and label of it at once: Parameter Store has no recovery

@@ -81,19 +81,17 @@ func parseRef(s string) (ref, error) {
 	if providers.Scheme(s) != Scheme {
 		return ref{}, refError(s, "does not have the scheme "+Scheme)
 	}
-	rest := s[len(Scheme)+1:]
 	var r ref
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		r.pointer = rest[i+1:]
-		rest = rest[:i]
-		if why := checkPointer(r.pointer); why != "" {
+	rest, fragment, hasFragment := strings.Cut(s[len(Scheme)+1:], "#")
+	if hasFragment {
+		if why := checkPointer(fragment); why != "" {
 			return ref{}, refError(s, why)
 		}
+		r.pointer = fragment
 	}
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		q := rest[i+1:]
-		rest = rest[:i]
-		k, v, _ := strings.Cut(q, "=")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	if hasQuery {
+		k, v, _ := strings.Cut(query, "=")
 		switch {
 		case k == "version" && validVersion(v):
 			r.version, _ = strconv.ParseInt(v, 10, 64)

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/strongroom/strongroom/providers"
 )
 
 // Limits of DescribeParameters.
@@ -68,12 +67,9 @@ func (s *sub) end() {
 // A label moved to another version changes neither, so a watch of a ref
 // with ?label= does not see it: the store's own refresh does.
 func (p *Provider) Watch(ctx context.Context, s string, changed func()) (func(), error) {
-	r, err := parseRef(s)
+	r, err := p.parse(s, "Watch")
 	if err != nil {
 		return nil, err
-	}
-	if p.closed.Load() {
-		return nil, fmt.Errorf("%sWatch: %w", prefix, providers.ErrClosed)
 	}
 	k := key(r.name)
 	states, complete, err := p.states(ctx, []string{k})
@@ -88,7 +84,7 @@ func (p *Provider) Watch(ctx context.Context, s string, changed func()) (func(),
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
-		return nil, fmt.Errorf("%sWatch: %w", prefix, providers.ErrClosed)
+		return nil, closedError("Watch")
 	}
 	w := p.watched[k]
 	if w == nil {
