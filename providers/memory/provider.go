@@ -61,7 +61,7 @@ type Provider struct {
 	latency   map[string]time.Duration
 	fetches   map[string]int
 	revoked   map[string][]string
-	watches   map[string]map[*watch]struct{}
+	watches   map[string]*watch // a list per name, through watch.next
 }
 
 // entry is the current value of one name.
@@ -87,7 +87,7 @@ func New(opts *Options) *Provider {
 		latency:  make(map[string]time.Duration),
 		fetches:  make(map[string]int),
 		revoked:  make(map[string][]string),
-		watches:  make(map[string]map[*watch]struct{}),
+		watches:  make(map[string]*watch),
 	}
 	if opts != nil && opts.Clock != nil {
 		p.clock = opts.Clock
@@ -188,8 +188,8 @@ func (p *Provider) Close() error {
 		p.healCorruptionLocked(name)
 	}
 	var ws []*watch
-	for _, set := range p.watches {
-		for w := range set {
+	for name := range p.watches {
+		for w := range p.watchesOf(name) {
 			ws = append(ws, w)
 		}
 	}

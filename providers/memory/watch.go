@@ -5,21 +5,21 @@ import (
 	"sync"
 )
 
-// watch is one Watch call: a goroutine that calls changed once per burst of
-// signals, so that changed never runs concurrently with itself and a slow
-// callback never blocks the provider.
+// watch is one Watch call. A signal starts a goroutine that calls changed
+// once per burst of signals and returns when none is pending, so that
+// changed never runs concurrently with itself, a slow callback never blocks
+// the provider, and an idle watch holds no goroutine.
 type watch struct {
 	changed func()
-	signal  chan struct{} // capacity 1: signals coalesce while changed runs
-	quit    chan struct{}
-	done    chan struct{} // closed when the goroutine has returned
-	once    sync.Once
+	next    *watch // the next watch of the same name
 
 	// With a [*Clock], a signal not yet taken up holds the clock, so that
 	// Clock.Wait and Advance wait for the changed call it causes.
 	clock   *Clock
 	mu      sync.Mutex
-	pending func() // the hold's release; nil when no signal is pending
+	pending func()        // the hold's release; nil when no signal is pending
+	stopped bool          // stop has been called: changed is not called again
+	idle    chan struct{} // non-nil while a goroutine runs changed; closed when it returns
 }
 
 // Watch calls changed, on a goroutine of its own, after each Set, Remove,
@@ -38,27 +38,38 @@ func (p *Provider) Watch(ctx context.Context, ref string, changed func()) (stop 
 		return nil, err
 	}
 	defer p.mu.Unlock()
-	w := &watch{
-		changed: changed,
-		signal:  make(chan struct{}, 1),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-	}
+	w := &watch{changed: changed, next: p.watches[name]}
 	w.clock, _ = p.clock.(*Clock)
-	if p.watches[name] == nil {
-		p.watches[name] = make(map[*watch]struct{})
-	}
-	p.watches[name][w] = struct{}{}
-	go w.run()
+	p.watches[name] = w
 	return func() {
 		p.mu.Lock()
-		delete(p.watches[name], w)
-		if len(p.watches[name]) == 0 {
-			delete(p.watches, name)
+		for at := p.watches[name]; at != nil; at = at.next {
+			if at == w {
+				p.unlinkLocked(name, w)
+				break
+			}
 		}
 		p.mu.Unlock()
 		w.stop()
 	}, nil
+}
+
+// unlinkLocked removes w from the watches of name.
+func (p *Provider) unlinkLocked(name string, w *watch) {
+	if p.watches[name] == w {
+		if w.next == nil {
+			delete(p.watches, name)
+		} else {
+			p.watches[name] = w.next
+		}
+		return
+	}
+	for at := p.watches[name]; at.next != nil; at = at.next {
+		if at.next == w {
+			at.next = w.next
+			return
+		}
+	}
 }
 
 // Notify signals the watches of name without changing anything, as a backend
@@ -72,63 +83,71 @@ func (p *Provider) Notify(name string) {
 
 // notifyLocked signals every watch of name; it never blocks.
 func (p *Provider) notifyLocked(name string) {
-	for w := range p.watches[name] {
+	for w := range p.watchesOf(name) {
 		w.notify()
 	}
 }
 
+// watchesOf iterates over the watches of name. p.mu is held.
+func (p *Provider) watchesOf(name string) func(func(*watch) bool) {
+	return func(yield func(*watch) bool) {
+		for w := p.watches[name]; w != nil; w = w.next {
+			if !yield(w) {
+				return
+			}
+		}
+	}
+}
+
+// notify marks a signal pending and, unless a goroutine is already
+// running changed (which then calls it once more), starts one. An idle
+// watch has no goroutine: a million watches cost no stacks.
 func (w *watch) notify() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.pending != nil {
-		return // a signal is pending; the changed call it causes is still to come
+	if w.stopped || w.pending != nil {
+		return // stopped, or a signal is pending: the call to come sees this change too
 	}
 	if w.clock != nil {
 		_, w.pending = w.clock.Hold(context.Background())
 	} else {
 		w.pending = func() {}
 	}
-	select {
-	case w.signal <- struct{}{}:
-	default: // taken up, not yet marked: the call to come sees this change too
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+		go w.run()
 	}
 }
 
-// taken marks the pending signal as taken up, and returns its release.
-func (w *watch) taken() func() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r := w.pending
-	w.pending = nil
-	if r == nil {
-		r = func() {}
-	}
-	return r
-}
-
+// run calls changed once per signal taken up, until none is pending or the
+// watch is stopped (stop wins over a pending signal).
 func (w *watch) run() {
-	defer close(w.done)
-	defer func() { w.taken()() }() // a signal left pending at stop
 	for {
-		select {
-		case <-w.quit:
+		w.mu.Lock()
+		release := w.pending
+		w.pending = nil
+		if release == nil || w.stopped {
+			close(w.idle)
+			w.idle = nil
+			w.mu.Unlock()
+			if release != nil {
+				release()
+			}
 			return
-		case <-w.signal:
 		}
-		release := w.taken()
-		select {
-		case <-w.quit: // stop wins over a pending signal
-			release()
-			return
-		default:
-		}
+		w.mu.Unlock()
 		w.changed()
 		release()
 	}
 }
 
-// stop ends the goroutine and waits for it.
+// stop ends the watch and waits for a changed call in progress.
 func (w *watch) stop() {
-	w.once.Do(func() { close(w.quit) })
-	<-w.done
+	w.mu.Lock()
+	w.stopped = true
+	idle := w.idle
+	w.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
 }
