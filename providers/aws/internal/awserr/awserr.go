@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/aws/smithy-go"
 	"github.com/strongroom/strongroom/providers"
@@ -84,11 +85,15 @@ func Code(err error) string {
 
 // Kind names the Go type of the innermost error of err's chain, without
 // its text (which, for a request, may quote the endpoint and headers):
-// "*net.OpError", say.
+// "*net.OpError", say; a system call's error number, which quotes nothing,
+// with its text ("syscall.Errno: connection refused").
 func Kind(err error) string {
 	for {
 		next := errors.Unwrap(err)
 		if next == nil {
+			if errno, ok := err.(syscall.Errno); ok {
+				return "syscall.Errno: " + errno.Error()
+			}
 			return fmt.Sprintf("%T", err)
 		}
 		err = next

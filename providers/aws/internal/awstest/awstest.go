@@ -86,7 +86,9 @@ func operation(target string) string {
 	return target
 }
 
-// StartKumo starts an emulator, stopped when t ends.
+// StartKumo starts an emulator, stopped when t ends. kumo registers its
+// services once per process, so every emulator of a test binary serves the
+// same secrets and parameters: tests name theirs apart.
 func StartKumo(t testing.TB) *Kumo {
 	t.Helper()
 	k := &Kumo{srv: kumo.NewServer()}
