@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/aws/internal/awstest"
 	"github.com/strongroom/strongroom/secrets"
 )
@@ -28,21 +27,10 @@ func TestOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{Scheme: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	const maxStale = time.Second
-	err = store.Add(secrets.Spec{Name: "db", Ref: Ref("outage/db"), MaxStale: maxStale,
+	store := awstest.Store(t, Scheme, p, secrets.Spec{Name: "db", Ref: Ref("outage/db"), MaxStale: maxStale,
 		Refresh: secrets.RefreshPolicy{Interval: 200 * time.Millisecond, MinBackoff: 100 * time.Millisecond,
 			MaxBackoff: 400 * time.Millisecond, Timeout: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
 	read := func() (string, error) {
 		var got string
 		err := store.Use(ctx, "db", func(v []byte) error { got = string(v); return nil })

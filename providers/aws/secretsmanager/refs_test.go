@@ -170,15 +170,7 @@ func TestTagsReachInventory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{Scheme: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	store.Add(secrets.Spec{Name: "db", Ref: Ref("tagged")})
-	if err := store.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := awstest.Store(t, Scheme, p, secrets.Spec{Name: "db", Ref: Ref("tagged")})
 	md, _ := store.Metadata("db")
 	if md.Owner != "payments" || md.Classification != secrets.Restricted {
 		t.Errorf("inventory: owner %q, classification %q, labels %v", md.Owner, md.Classification, md.Labels)

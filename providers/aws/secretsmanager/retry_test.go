@@ -53,16 +53,8 @@ func TestRetries(t *testing.T) {
 	}
 	t.Logf("throttled past the SDK's attempts: %v", err)
 
-	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{Scheme: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	store.Add(secrets.Spec{Name: "db", Ref: Ref("retry/db"),
+	store := awstest.Store(t, Scheme, p, secrets.Spec{Name: "db", Ref: Ref("retry/db"),
 		Refresh: secrets.RefreshPolicy{MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}})
-	if err := store.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
 	set(t, client, "retry/db", []byte("v2"))
 	k.Fail("GetSecretValue", 5, 503, "ServiceUnavailable")
 	calls.Reset()

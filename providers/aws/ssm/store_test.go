@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/providers/aws/internal/awstest"
 	"github.com/strongroom/strongroom/secrets"
 )
 
@@ -28,17 +28,7 @@ func TestRotationSeenByStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{Scheme: p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Add(secrets.Spec{Name: "db", Ref: Ref(name)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.Ready(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := awstest.Store(t, Scheme, p, secrets.Spec{Name: "db", Ref: Ref(name)})
 	events := make(chan secrets.Event, 10)
 	cancel, err := store.Subscribe("db", func(e secrets.Event) { events <- e })
 	if err != nil {

@@ -6,6 +6,7 @@ package awstest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/sivchari/kumo"
+
+	"github.com/strongroom/strongroom/providers"
+	"github.com/strongroom/strongroom/secrets"
 )
 
 // Fake credentials, which no error, log line or attribute may show.
@@ -232,4 +236,25 @@ func (s *SerialTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
+}
+
+// Store opens a store serving scheme from p, declares specs and waits for
+// them to load; the store is closed when t ends.
+func Store(t testing.TB, scheme string, p providers.Provider, specs ...secrets.Spec) *secrets.Store {
+	t.Helper()
+	ctx := context.Background()
+	store, err := secrets.Open(ctx, &secrets.Options{Providers: map[string]providers.Provider{scheme: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	for _, s := range specs {
+		if err := store.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
