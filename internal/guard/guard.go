@@ -76,8 +76,7 @@ func New(opts *Options) (*Guard, error) {
 		return nil, &LockError{Need: int64(2 * pageSize), Budget: g.budget}
 	}
 	for i, size := range classSizes {
-		g.classes[i] = &class{size: size}
-		g.classes[i].cond.L = &g.classes[i].mu
+		g.classes[i] = newClass(size)
 	}
 	var err error
 	if g.key, err = g.alloc(32); err != nil {
@@ -121,6 +120,12 @@ func (g *Guard) Close() error {
 	// Classes before g.mu, the order acquire and grow take them in.
 	for _, c := range g.classes {
 		c.mu.Lock()
+		for i := range c.shards {
+			sh := &c.shards[i]
+			sh.mu.Lock()
+			sh.free, sh.closed = nil, true
+			sh.mu.Unlock()
+		}
 		for _, ch := range c.chunks {
 			ch.free()
 		}

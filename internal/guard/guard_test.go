@@ -258,3 +258,38 @@ func TestReclaimIdleRegions(t *testing.T) {
 		t.Errorf("Open in the reclaimed class: %v", err)
 	}
 }
+
+// TestStarvedOpensAllFinish runs many more Opens than there are slots, on
+// every core, with slots of one class spread over shards: each Open that
+// finds its shard and the shared list empty steals from the others or
+// waits, and a slot given back to a shard while it waits is handed over,
+// so that all finish (a lost wake-up would hang here).
+func TestStarvedOpensAllFinish(t *testing.T) {
+	// Key page plus one page: one 4096-byte slot in all.
+	g := newGuard(t, &Options{MaxLocked: int64(2 * pageSize)})
+	v := bytes.Repeat([]byte("k"), 3000)
+	s, _ := g.Seal(v)
+	small, _ := g.Seal([]byte("small")) // a class that must not take the page for good
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				target, want := s, v
+				if (w+i)%5 == 0 {
+					target, want = small, []byte("small")
+				}
+				if err := g.Open(target, func(p []byte) error {
+					if !bytes.Equal(p, want) {
+						t.Error("value mixed up")
+					}
+					return nil
+				}); err != nil && !errors.Is(err, ErrLockedMemory) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

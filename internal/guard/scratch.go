@@ -2,8 +2,12 @@ package guard
 
 import (
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
+
+	"golang.org/x/sys/cpu"
 )
 
 // classSizes are the scratch size classes. Values larger than the last class
@@ -11,8 +15,20 @@ import (
 var classSizes = [...]int{64, 256, 1024, 4096, 16384, 65536}
 
 // class is a pool of equal-sized scratch slots carved from locked regions.
+//
+// Free slots sit in shards, one per P at most, each with its own lock, and
+// in a shared list. Open takes a slot from a shard and gives it back to
+// one, without touching the class's lock: the sync.Pool hint hands each P
+// the shard it used last, so that on many cores reads neither queue on one
+// mutex nor bounce its cache line. The shared list, under mu, serves what
+// the shards cannot: growth, stealing from other shards, waiting for a
+// slot when the budget is spent, reclaiming, Close.
 type class struct {
-	size int
+	size   int
+	shards []shard
+	hint   sync.Pool // *shard: the one this P used last
+	next   atomic.Uint32
+	wait   atomic.Int32 // goroutines waiting in acquire: put feeds the shared list
 
 	mu      sync.Mutex
 	cond    sync.Cond // signalled when a slot is returned or the Guard closes
@@ -20,6 +36,32 @@ type class struct {
 	chunks  []region
 	waiters int // goroutines waiting in acquire
 	closed  bool
+}
+
+// shard holds free slots of a class under a lock of its own, on a cache
+// line of its own.
+type shard struct {
+	mu     sync.Mutex
+	free   [][]byte
+	closed bool
+	_      cpu.CacheLinePad
+}
+
+// shardBatch is how many slots a shard takes from the shared list at once.
+const shardBatch = 8
+
+func newClass(size int) *class {
+	c := &class{size: size, shards: make([]shard, min(max(runtime.GOMAXPROCS(0), 1), 64))}
+	c.cond.L = &c.mu
+	return c
+}
+
+// pick returns the shard this P used last, or the next one in turn.
+func (c *class) pick() *shard {
+	if sh, ok := c.hint.Get().(*shard); ok {
+		return sh
+	}
+	return &c.shards[int(c.next.Add(1))%len(c.shards)]
 }
 
 // classFor returns the smallest class that holds n bytes, or nil.
@@ -32,11 +74,23 @@ func (g *Guard) classFor(n int) *class {
 	return nil
 }
 
-// acquire takes a free slot of c, growing the pool within the budget, and
-// waits for a slot to come back when the budget is spent.
+// acquire takes a free slot of c: from a shard, else from the shared
+// list (refilling the shard), else from other shards, else growing the pool
+// within the budget, else waiting for a slot to come back.
 func (g *Guard) acquire(c *class) ([]byte, error) {
+	sh := c.pick()
+	defer c.hint.Put(sh)
+	sh.mu.Lock()
+	if n := len(sh.free); n > 0 && !sh.closed {
+		s := sh.free[n-1]
+		sh.free = sh.free[:n-1]
+		sh.mu.Unlock()
+		return s, nil
+	}
+	sh.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	stolen := false
 	for {
 		if c.closed {
 			return nil, ErrClosed
@@ -44,7 +98,20 @@ func (g *Guard) acquire(c *class) ([]byte, error) {
 		if n := len(c.free); n > 0 {
 			s := c.free[n-1]
 			c.free = c.free[:n-1]
+			if k := min(len(c.free), shardBatch); k > 0 && c.wait.Load() == 0 {
+				sh.mu.Lock()
+				sh.free = append(sh.free, c.free[len(c.free)-k:]...)
+				sh.mu.Unlock()
+				clear(c.free[len(c.free)-k:])
+				c.free = c.free[:len(c.free)-k]
+			}
 			return s, nil
+		}
+		if !stolen {
+			stolen = true
+			if c.gather() > 0 {
+				continue
+			}
 		}
 		err := g.grow(c)
 		if err == nil {
@@ -55,9 +122,30 @@ func (g *Guard) acquire(c *class) ([]byte, error) {
 			return nil, err
 		}
 		c.waiters++
-		c.cond.Wait()
+		c.wait.Add(1)
+		c.gather() // a put that saw no waiter may have just fed a shard
+		if len(c.free) == 0 {
+			c.cond.Wait()
+		}
+		c.wait.Add(-1)
 		c.waiters--
 	}
+}
+
+// gather moves every shard's free slots to the shared list and returns how
+// many it moved. c.mu is held.
+func (c *class) gather() int {
+	n := 0
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n += len(sh.free)
+		c.free = append(c.free, sh.free...)
+		clear(sh.free)
+		sh.free = sh.free[:0]
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // grow adds one region's worth of slots to c, reclaiming idle regions of
@@ -93,6 +181,7 @@ func (g *Guard) reclaim(c *class) bool {
 		if o == c || !o.mu.TryLock() {
 			continue
 		}
+		o.gather()
 		kept := o.chunks[:0]
 		for _, ch := range o.chunks {
 			if o.idle(ch) {
@@ -142,8 +231,29 @@ func within(s, b []byte) bool {
 	return p >= start && p < start+uintptr(len(b))
 }
 
-// put returns a wiped slot to c.
+// put returns a wiped slot to c: to a shard, or to the shared list when a
+// goroutine waits for one.
 func (c *class) put(s []byte) {
+	if c.wait.Load() == 0 {
+		sh := c.pick()
+		sh.mu.Lock()
+		ok := !sh.closed
+		if ok {
+			sh.free = append(sh.free, s)
+		}
+		sh.mu.Unlock()
+		c.hint.Put(sh)
+		if !ok || c.wait.Load() == 0 {
+			return
+		}
+		// A goroutine began to wait after the check above, and its
+		// gather may have missed this slot: hand it over.
+		c.mu.Lock()
+		c.gather()
+		c.mu.Unlock()
+		c.cond.Broadcast()
+		return
+	}
 	c.mu.Lock()
 	if !c.closed {
 		c.free = append(c.free, s)
