@@ -20,11 +20,13 @@ import (
 
 	"github.com/strongroom/strongroom/certs"
 	"github.com/strongroom/strongroom/internal/backoff"
+	"github.com/strongroom/strongroom/internal/epoch"
 	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/internal/jsonptr"
 	"github.com/strongroom/strongroom/internal/redacttest"
 	"github.com/strongroom/strongroom/internal/refcount"
+	"github.com/strongroom/strongroom/internal/tally"
 	"github.com/strongroom/strongroom/internal/vhash"
 	"github.com/strongroom/strongroom/providers"
 	"github.com/strongroom/strongroom/providers/env"
@@ -49,6 +51,7 @@ var elsewhere = map[string]string{
 	"internal/leak":        "no exported types",
 	"internal/formenc":     "no exported types",
 	"internal/unpriv":      "no exported types",
+	"internal/stripe":      "no exported types",
 	"internal/redact":      "no exported types",
 	"internal/memscan":     "test tool: a Marker exists to be searched for, and is only linked into tests",
 	"internal/testservers": "test tool: starts Hydra and Pebble for tests, only linked into tests",
@@ -311,6 +314,8 @@ func TestRedactionEveryPackage(t *testing.T) {
 		"internal/guard":    {"Guard": {g}, "Options": {guard.Options{}}, "Sealed": {sealed, *sealed}, "LockError": {&guard.LockError{}}},
 		"internal/jsonptr":  {"Code": {jsonptr.Syntax}, "Error": {jsonErr}},
 		"internal/refcount": {"Count": {&refcount.Count{}}},
+		"internal/tally":    {"Tally": {tally.New(), struct{ T *tally.Tally }{tally.New()}}},
+		"internal/epoch":    {"Domain": {epoch.New(), struct{ D *epoch.Domain }{epoch.New()}}, "Token": {epoch.New().Enter()}},
 		"internal/vhash":    {"Hasher": {hasher, *hasher}},
 	}
 

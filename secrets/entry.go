@@ -41,7 +41,7 @@ type entry struct {
 	staleAt  atomic.Int64 // unix ns from which reads fail with ErrStale; 0: not failing or no budget
 	readMark atomic.Bool  // read since the last sweep
 	_        cpu.CacheLinePad
-	reads    atomic.Uint64 // written by every read: away from the line above
+	reads    atomic.Uint64 // reads, fed by the Store's tally: flush it before a Load
 	lastRead atomic.Int64  // unix ns of the first read after a sweep
 
 	// Uses of a replaced version (a handle taken before a rotation, or
@@ -556,9 +556,9 @@ func (e *entry) get(ctx context.Context, consumer string, byConsumer *atomic.Uin
 
 // counted records a read of sec: counters, last-read time, audit record.
 func (e *entry) counted(sec *Secret, consumer string, byConsumer *atomic.Uint64) {
-	e.reads.Add(1)
+	e.s.tally.Add(&e.reads)
 	if byConsumer != nil {
-		byConsumer.Add(1)
+		e.s.tally.Add(byConsumer)
 	}
 	if !e.readMark.Load() {
 		e.markRead()

@@ -252,11 +252,9 @@ func (e *entry) scrub(err error, value []byte) error {
 	held := []*Secret{e.cur.Load(), e.prev}
 	e.mu.Unlock()
 	for _, sec := range held {
-		if sec == nil || sec.acquire() != nil {
-			continue
+		if sec != nil {
+			sec.within(func() { sec.open(func(v []byte) error { err = scrub(err, v); return nil }) })
 		}
-		sec.open(func(v []byte) error { err = scrub(err, v); return nil })
-		sec.release()
 	}
 	return err
 }

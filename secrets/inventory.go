@@ -156,6 +156,7 @@ func (s *Store) annotations(name string) map[string]string {
 func (s *Store) Inventory() []Metadata {
 	now := s.clock.Now()
 	es := s.snapshot()
+	s.tally.Flush()
 	out := make([]Metadata, 0, len(es))
 	for _, e := range es {
 		out = append(out, e.metadata(now))
@@ -169,6 +170,7 @@ func (s *Store) Metadata(name string) (Metadata, error) {
 	if err != nil {
 		return Metadata{}, err
 	}
+	s.tally.Flush()
 	return e.metadata(s.clock.Now()), nil
 }
 

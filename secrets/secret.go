@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/strongroom/strongroom/internal/guard"
-	"github.com/strongroom/strongroom/internal/refcount"
 )
 
 // Secret is a handle to one version of a secret. It holds the value sealed
@@ -46,9 +45,9 @@ type Secret struct {
 	sealed  *guard.Sealed
 	pending *sync.WaitGroup // the Store's count of wipes left to readers
 
-	// refs counts Use calls under way; the last Use out of a destroyed
-	// version wipes it, so destroy never waits.
-	refs     refcount.Count
+	// Use calls under way are counted in the Store's reader domain, not
+	// here: destroy marks the version gone and leaves its wipe to the
+	// domain, which runs it once no Use can still be inside.
 	gone     atomic.Pointer[Error] // why the version was wiped; nil while usable
 	replaced atomic.Bool           // a newer version is current: uses are counted as reads of an old version
 }
@@ -87,10 +86,12 @@ func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
 //
 // Use does not allocate.
 func (s *Secret) Use(fn func(value []byte) error) error {
-	if err := s.acquire(); err != nil {
-		return err
+	readers := s.entry.s.readers
+	tok := readers.Enter()
+	defer readers.Leave(tok)
+	if g := s.gone.Load(); g != nil {
+		return g // set before its wipe was retired
 	}
-	defer s.release()
 	if s.replaced.Load() {
 		s.entry.oldRead(s.clock.Now())
 	}
@@ -106,24 +107,18 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 	return s.open(fn)
 }
 
-// acquire counts a reader in, unless the version is gone.
-func (s *Secret) acquire() error {
-	if !s.refs.Enter() {
-		return s.gone.Load() // set before refs was ended
-	}
-	return nil
-}
-
-// release counts a reader out; the last one out of a destroyed version
-// wipes it.
-func (s *Secret) release() {
-	if s.refs.Leave() {
-		s.sealed.Destroy()
-		s.pending.Done()
+// within runs fn as a reader of the version, unless it is gone: fn may
+// open it.
+func (s *Secret) within(fn func()) {
+	readers := s.entry.s.readers
+	tok := readers.Enter()
+	defer readers.Leave(tok)
+	if s.gone.Load() == nil {
+		fn()
 	}
 }
 
-// open decrypts for fn. The caller holds a reference.
+// open decrypts for fn. The caller is a reader of the version (Use, within).
 func (s *Secret) open(fn func(value []byte) error) error {
 	if err := s.guard.Open(s.sealed, fn); err != nil {
 		if _, mine := err.(*guard.LockError); mine || err == guard.ErrCorrupt || err == guard.ErrClosed {
@@ -147,17 +142,18 @@ func (s *Secret) Equal(b []byte) bool {
 }
 
 // destroy makes the version unusable at once; later Use calls return why.
-// It wipes the ciphertext now, or, when Use calls are under way, leaves the
-// wipe to the last of them (Store.Close waits for those). It never waits.
+// It wipes the ciphertext once no Use call can still be inside: at once
+// when none is under way, else when the last of those under way has
+// returned (Store.Close waits for that). It never waits.
 func (s *Secret) destroy(why *Error) {
 	if !s.gone.CompareAndSwap(nil, why) {
 		return
 	}
-	s.pending.Add(1) // before a reader can be the last out and call Done
-	if s.refs.End() {
+	s.pending.Add(1)
+	s.entry.s.readers.Retire(func() {
 		s.sealed.Destroy()
 		s.pending.Done()
-	}
+	})
 }
 
 // isGone reports whether err is this version's own "destroyed" error, as

@@ -13,7 +13,9 @@ import (
 	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/internal/busy"
 	"github.com/strongroom/strongroom/internal/fanout"
+	"github.com/strongroom/strongroom/internal/epoch"
 	"github.com/strongroom/strongroom/internal/guard"
+	"github.com/strongroom/strongroom/internal/tally"
 	"github.com/strongroom/strongroom/providers"
 )
 
@@ -48,6 +50,8 @@ type Store struct {
 	closeErr  error
 	bg        sync.WaitGroup // the scheduler, fetches and Create calls
 	pending   sync.WaitGroup // destroyed versions whose wipe waits for a Use
+	readers   *epoch.Domain  // Use calls under way, for those wipes
+	tally     *tally.Tally   // reads not yet added to their entry's counters
 }
 
 // Open makes a Store. It fails with an error matching ErrLockedMemory when
@@ -101,6 +105,8 @@ func open(ctx context.Context, opts *Options) (*Store, error) {
 		return nil, classify("open", "", err)
 	}
 	s.guard = g
+	s.readers = epoch.New()
+	s.tally = tally.New()
 	if !g.Locked() {
 		s.log.Warn("strongroom: memory cannot be locked; secrets stay sealed but scratch memory and the sealing key may be swapped to disk",
 			"allow_unlocked_memory", true)
@@ -307,7 +313,8 @@ func (s *Store) Close() error {
 			e.shutdown()
 		}
 		s.bg.Wait()
-		s.pending.Wait() // the last Use of each version wipes it
+		s.pending.Wait() // each version is wiped once no Use is inside
+		s.readers.Wait()
 		s.hub.Close()
 		s.tel.close()
 		var errs []error

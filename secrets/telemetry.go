@@ -100,6 +100,7 @@ func newTelemetry(s *Store) (*telemetry, error) {
 		o.ObserveInt64(locked, lockedVal)
 		o.ObserveInt64(lockedBytes, s.guard.LockedBytes())
 		now := s.clock.Now()
+		s.tally.Flush()
 		for _, e := range s.snapshot() {
 			set := metric.WithAttributeSet(e.tel.attrs)
 			o.ObserveInt64(reads, int64(e.reads.Load()), set)

@@ -2,12 +2,13 @@ package guard
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/strongroom/strongroom/internal/stripe"
 )
 
 // classSizes are the scratch size classes. Values larger than the last class
@@ -16,18 +17,15 @@ var classSizes = [...]int{64, 256, 1024, 4096, 16384, 65536}
 
 // class is a pool of equal-sized scratch slots carved from locked regions.
 //
-// Free slots sit in shards, one per P at most, each with its own lock, and
-// in a shared list. Open takes a slot from a shard and gives it back to
-// one, without touching the class's lock: the sync.Pool hint hands each P
-// the shard it used last, so that on many cores reads neither queue on one
-// mutex nor bounce its cache line. The shared list, under mu, serves what
+// Free slots sit in shards, each with its own lock, and in a shared list.
+// Open takes a slot from a shard and gives it back to one, without touching
+// the class's lock: package stripe picks the shard, so that on many cores
+// reads neither queue on one mutex nor bounce its cache line. The shared list, under mu, serves what
 // the shards cannot: growth, stealing from other shards, waiting for a
 // slot when the budget is spent, reclaiming, Close.
 type class struct {
 	size   int
 	shards []shard
-	hint   sync.Pool // *shard: the one this P used last
-	next   atomic.Uint32
 	wait   atomic.Int32 // goroutines waiting in acquire: put feeds the shared list
 
 	mu      sync.Mutex
@@ -51,18 +49,13 @@ type shard struct {
 const shardBatch = 8
 
 func newClass(size int) *class {
-	c := &class{size: size, shards: make([]shard, min(max(runtime.GOMAXPROCS(0), 1), 64))}
+	c := &class{size: size, shards: make([]shard, stripe.Count())}
 	c.cond.L = &c.mu
 	return c
 }
 
-// pick returns the shard this P used last, or the next one in turn.
-func (c *class) pick() *shard {
-	if sh, ok := c.hint.Get().(*shard); ok {
-		return sh
-	}
-	return &c.shards[int(c.next.Add(1))%len(c.shards)]
-}
+// pick returns the calling goroutine's shard.
+func (c *class) pick() *shard { return &c.shards[stripe.Pick(len(c.shards))] }
 
 // classFor returns the smallest class that holds n bytes, or nil.
 func (g *Guard) classFor(n int) *class {
@@ -79,7 +72,6 @@ func (g *Guard) classFor(n int) *class {
 // within the budget, else waiting for a slot to come back.
 func (g *Guard) acquire(c *class) ([]byte, error) {
 	sh := c.pick()
-	defer c.hint.Put(sh)
 	sh.mu.Lock()
 	if n := len(sh.free); n > 0 && !sh.closed {
 		s := sh.free[n-1]
@@ -242,7 +234,6 @@ func (c *class) put(s []byte) {
 			sh.free = append(sh.free, s)
 		}
 		sh.mu.Unlock()
-		c.hint.Put(sh)
 		if !ok || c.wait.Load() == 0 {
 			return
 		}
