@@ -12,8 +12,8 @@ import (
 
 	"github.com/strongroom/strongroom/internal/backoff"
 	"github.com/strongroom/strongroom/internal/busy"
-	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/epoch"
+	"github.com/strongroom/strongroom/internal/fanout"
 	"github.com/strongroom/strongroom/internal/guard"
 	"github.com/strongroom/strongroom/internal/tally"
 	"github.com/strongroom/strongroom/providers"
