@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/cpu"
-
 	"github.com/strongroom/strongroom/internal/busy"
 	"github.com/strongroom/strongroom/providers"
 )
@@ -27,20 +25,22 @@ const (
 )
 
 // entry is one declared secret and its refresh state.
+//
+// A store may hold a million: what specs share is kept once (policy), and
+// what few entries need is allocated when needed.
 type entry struct {
-	s      *Store
-	name   string
-	spec   Spec
-	prov   providers.Provider // nil for a secret made by Create without a Ref
-	scheme string
-	tel    entryTelemetry
+	s    *Store
+	name string
+	ref  string
+	spec *policy            // the Spec's other fields, shared among entries declared alike
+	prov providers.Provider // nil for a secret made by Create without a Ref
 
 	// Read without e.mu on the Get path; readMark is set at most once per
-	// read sweep, so this line stays shared among the cores.
+	// read sweep. Reads are counted through the Store's tally, so no read
+	// writes to this line.
 	cur      atomic.Pointer[Secret]
-	staleAt  atomic.Int64 // unix ns from which reads fail with ErrStale; 0: not failing or no budget
-	readMark atomic.Bool  // read since the last sweep
-	_        cpu.CacheLinePad
+	staleAt  atomic.Int64  // unix ns from which reads fail with ErrStale; 0: not failing or no budget
+	readMark atomic.Bool   // read since the last sweep
 	reads    atomic.Uint64 // reads, fed by the Store's tally: flush it before a Load
 	lastRead atomic.Int64  // unix ns of the first read after a sweep
 
@@ -56,7 +56,8 @@ type entry struct {
 	flight       *flight
 	queued       *flight       // a fetch to start when the one under way ends
 	writes       uint64        // values installed by Write and Create: a fetch begun before one does not replace it
-	firstDone    chan struct{} // closed when the first load attempt ends
+	settled      bool          // the first load attempt has ended
+	firstDone    chan struct{} // made by a waiter before then; closed when it ends
 	loadedAt     time.Time     // first value
 	refreshedAt  time.Time     // last successful fetch
 	rotatedAt    time.Time
@@ -88,13 +89,7 @@ type flight struct {
 }
 
 func newEntry(s *Store, spec Spec, p providers.Provider) *entry {
-	e := &entry{
-		s: s, name: spec.Name, spec: spec, prov: p,
-		scheme:    providers.Scheme(spec.Ref),
-		firstDone: make(chan struct{}),
-		index:     -1,
-	}
-	e.tel = s.tel.forEntry(e)
+	e := &entry{s: s, name: spec.Name, ref: spec.Ref, spec: s.policyOf(spec), prov: p, index: -1}
 	return e
 }
 
@@ -108,7 +103,7 @@ func (e *entry) start() {
 func (e *entry) watch() {
 	if w, ok := e.prov.(providers.Watcher); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), e.spec.Refresh.Timeout)
-		stop, err := w.Watch(ctx, e.spec.Ref, e.changed)
+		stop, err := w.Watch(ctx, e.ref, e.changed)
 		cancel()
 		if err != nil {
 			e.s.log.Warn("strongroom: cannot watch secret; relying on polling and expiry",
@@ -205,7 +200,7 @@ func (e *entry) run(ctx context.Context, f *flight, release func()) {
 	defer e.s.bg.Done()
 	defer release()
 	ctx, span := e.s.tel.startFetch(ctx, e)
-	v, err := e.prov.Fetch(ctx, e.spec.Ref)
+	v, err := e.prov.Fetch(ctx, e.ref)
 	f.cancel()
 	if ended := e.endedNow("refresh"); ended != nil {
 		// Revoked, deleted or closed while fetching (which also cancels
@@ -225,13 +220,35 @@ func (e *entry) run(ctx context.Context, f *flight, release func()) {
 	} else {
 		e.reschedule() // the refresh deadline counts again now that no fetch is under way
 	}
-	select {
-	case <-e.firstDone:
-	default:
-		close(e.firstDone)
-	}
+	e.settle()
 	e.mu.Unlock()
 	close(f.done)
+}
+
+// settle records that the first load attempt has ended, and wakes those
+// waiting for it. e.mu is held.
+func (e *entry) settle() {
+	if !e.settled {
+		e.settled = true
+		if e.firstDone != nil {
+			close(e.firstDone)
+		}
+	}
+}
+
+// unsettled returns a channel closed when the first load attempt ends, or
+// nil when it has: made only when someone waits, so that a million
+// entries loading do not each hold one.
+func (e *entry) unsettled() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.settled {
+		return nil
+	}
+	if e.firstDone == nil {
+		e.firstDone = make(chan struct{})
+	}
+	return e.firstDone
 }
 
 // apply takes the outcome of fetch f: it validates, seals and swaps in a
@@ -248,7 +265,7 @@ func (e *entry) apply(v *providers.Value, err error, f *flight) error {
 		return e.fail(EventRefreshFailed, e.wrap("fetch", err, data), now, due)
 	}
 	if v == nil {
-		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.scheme)), now, due)
+		return e.fail(EventRefreshFailed, newError("fetch", e.name, errFetch, fmt.Errorf("provider %q returned no value", e.source())), now, due)
 	}
 	details, verr := e.vet(v, now)
 	if verr != nil {
@@ -261,7 +278,7 @@ func (e *entry) apply(v *providers.Value, err error, f *flight) error {
 		e.nextRefresh = e.plan(now, cur)
 		e.reschedule()
 		e.mu.Unlock()
-		e.tel.refreshed(outcomeUnchanged)
+		e.refreshed(outcomeUnchanged)
 		return nil
 	}
 	sec, serr := e.seal(v, now, details)
@@ -320,15 +337,14 @@ var (
 
 // seal makes a handle for v.
 func (e *entry) seal(v *providers.Value, now time.Time, details map[string]string) (*Secret, *Error) {
-	sealed, err := e.s.guard.Seal(v.Data)
-	if err != nil {
+	sec := &Secret{
+		version: v.Version, expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedNS: now.UnixNano(), entry: e,
+	}
+	if err := e.s.guard.SealTo(&sec.sealed, v.Data); err != nil {
 		return nil, classify("seal", e.name, err)
 	}
-	sec := &Secret{
-		name: e.name, version: v.Version, kind: e.spec.Kind,
-		expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedAt: now,
-		size: len(v.Data), clock: e.s.clock, guard: e.s.guard, sealed: sealed,
-		pending: &e.s.pending, details: details, labels: maps.Clone(v.Labels), entry: e,
+	if len(details) > 0 || len(v.Labels) > 0 {
+		sec.extra = &secretExtra{details: details, labels: maps.Clone(v.Labels)}
 	}
 	if !v.ExpiresAt.IsZero() {
 		sec.expiresNS = v.ExpiresAt.UnixNano()
@@ -385,10 +401,10 @@ func (e *entry) install(sec *Secret, now time.Time, fetched *flight) error {
 	e.reschedule()
 	e.s.hub.Publish(ev)
 	if old != nil {
-		e.tel.refreshed(outcomeRotated)
+		e.refreshed(outcomeRotated)
 		e.s.log.Info("strongroom: secret rotated", "secret", e.name, "version", sec.version, "previous_version", old.version)
 	} else {
-		e.tel.refreshed(outcomeLoaded)
+		e.refreshed(outcomeLoaded)
 		e.s.log.Info("strongroom: secret loaded", "secret", e.name, "version", sec.version, "source", e.source())
 	}
 	return nil
@@ -422,9 +438,9 @@ func (e *entry) fail(kind EventKind, err *Error, now, due time.Time) error {
 	failures := e.failures
 	e.mu.Unlock()
 	if kind == EventRejected {
-		e.tel.refreshed(outcomeRejected)
+		e.refreshed(outcomeRejected)
 	} else {
-		e.tel.refreshed(outcomeFailed)
+		e.refreshed(outcomeFailed)
 	}
 	e.s.log.Warn("strongroom: refresh failed; keeping the last good value", "secret", e.name,
 		"event", kind.String(), "consecutive_failures", failures, "error", err.Error())
@@ -651,10 +667,12 @@ func (e *entry) wait(ctx context.Context, op string, f *flight) error {
 
 // ready waits for the first load attempt.
 func (e *entry) ready(ctx context.Context) error {
-	select {
-	case <-e.firstDone:
-	case <-ctx.Done():
-		return newError("ready", e.name, errFetch, fmt.Errorf("waiting for the first load: %w", ctx.Err()))
+	if ch := e.unsettled(); ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return newError("ready", e.name, errFetch, fmt.Errorf("waiting for the first load: %w", ctx.Err()))
+		}
 	}
 	if e.cur.Load() != nil {
 		return nil
@@ -774,7 +792,7 @@ func (e *entry) source() string {
 	if e.prov == nil {
 		return "generated"
 	}
-	return e.scheme
+	return providers.Scheme(e.ref)
 }
 
 // counterFor returns the read counter of consumer.

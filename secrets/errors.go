@@ -247,7 +247,7 @@ func (e *entry) scrub(err error, value []byte) error {
 			return err
 		}
 	}
-	err = scrubRef(err, e.spec.Ref)
+	err = scrubRef(err, e.ref)
 	e.mu.Lock()
 	held := []*Secret{e.cur.Load(), e.prev}
 	e.mu.Unlock()

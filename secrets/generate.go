@@ -180,7 +180,7 @@ func (s *Store) Create(ctx context.Context, spec Spec, gen Generator) (*Secret, 
 	f.err = err
 	e.flight = nil
 	e.reschedule()
-	close(e.firstDone)
+	e.settle()
 	e.mu.Unlock()
 	close(f.done)
 	if err != nil {
@@ -252,7 +252,7 @@ func (e *entry) put(ctx context.Context, op string, write writeFunc, value []byt
 	}
 	if write != nil {
 		var err error
-		if v.Version, err = write(ctx, e.spec.Ref, value); err != nil {
+		if v.Version, err = write(ctx, e.ref, value); err != nil {
 			return nil, e.wrap(op, err, value) // a backend's error may quote what it was given
 		}
 	} else {

@@ -177,7 +177,7 @@ func (s *Store) Metadata(name string) (Metadata, error) {
 func (e *entry) metadata(now time.Time) Metadata {
 	o := &e.s.opts
 	m := Metadata{
-		Name: e.name, Ref: redact.Ref(e.spec.Ref), Source: e.source(), Owner: e.spec.Owner,
+		Name: e.name, Ref: redact.Ref(e.ref), Source: e.source(), Owner: e.spec.Owner,
 		Kind: e.spec.Kind, Classification: e.spec.Classification, Labels: maps.Clone(e.spec.Labels),
 		Reads: e.reads.Load(), LockedMemory: e.s.guard.Locked(),
 	}
@@ -194,15 +194,15 @@ func (e *entry) metadata(now time.Time) Metadata {
 	cur := e.cur.Load()
 	if cur != nil {
 		m.Version, m.ExpiresAt, m.CreatedAt = cur.version, cur.expiresAt, cur.createdAt
-		m.Details = maps.Clone(cur.details)
-		if len(cur.labels) > 0 {
-			m.Labels = maps.Clone(cur.labels)
+		m.Details = maps.Clone(cur.details())
+		if labels := cur.labels(); len(labels) > 0 {
+			m.Labels = maps.Clone(labels)
 			maps.Copy(m.Labels, e.spec.Labels)
 			if m.Owner == "" {
-				m.Owner = cur.labels["owner"]
+				m.Owner = labels["owner"]
 			}
 			if m.Classification == "" {
-				m.Classification = Classification(cur.labels["classification"])
+				m.Classification = Classification(labels["classification"])
 			}
 		}
 	}
@@ -234,8 +234,8 @@ func (e *entry) metadata(now time.Time) Metadata {
 	if cur != nil && !cur.expiresAt.IsZero() {
 		left := cur.expiresAt.Sub(now)
 		born := cur.createdAt
-		if born.IsZero() || born.After(cur.loadedAt) {
-			born = cur.loadedAt
+		if loaded := cur.LoadedAt(); born.IsZero() || born.After(loaded) {
+			born = loaded
 		}
 		m.Expiring = left < cur.expiresAt.Sub(born)/3 || left < o.ExpiryWarning
 	}

@@ -30,7 +30,7 @@ func (s *Store) Revoke(ctx context.Context, name string) error {
 	}
 	var errs []error
 	for _, v := range versions {
-		if err := r.Revoke(ctx, e.spec.Ref, v); err != nil {
+		if err := r.Revoke(ctx, e.ref, v); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -73,10 +73,10 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	d, ok := e.prov.(providers.Deleter)
 	if !ok {
-		return newError("delete", name, ErrUnsupported, fmt.Errorf("provider %q cannot delete", e.scheme))
+		return newError("delete", name, ErrUnsupported, fmt.Errorf("provider %q cannot delete", e.source()))
 	}
 	e.destroyed()
-	if err := d.Delete(ctx, e.spec.Ref); err != nil {
+	if err := d.Delete(ctx, e.ref); err != nil {
 		return e.wrap("delete", err, nil)
 	}
 	return nil

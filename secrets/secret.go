@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,23 +26,18 @@ import (
 //
 // Secret redacts itself in every output: fmt verbs, slog, JSON and text
 // marshalling show its name and version, never the value.
+//
+// A store may hold a million of these: the name, kind, clock and guard are
+// the entry's and the Store's, reached through entry, not copied.
 type Secret struct {
-	name      string
 	version   string
-	kind      Kind
 	expiresAt time.Time
 	expiresNS int64 // expiresAt in Unix ns; 0: no expiry (checked on every read)
 	createdAt time.Time
-	loadedAt  time.Time
-	size      int
-	clock     Clock
-	guard     *guard.Guard
-
-	details map[string]string // from Spec.Describe; never a value
-	labels  map[string]string // the backend's (providers.Value.Labels); never a value
-	entry   *entry            // for its staleness budget
-	sealed  *guard.Sealed
-	pending *sync.WaitGroup // the Store's count of wipes left to readers
+	loadedNS  int64        // when the version entered the store, Unix ns
+	entry     *entry       // its name, kind and staleness budget, and the Store
+	extra     *secretExtra // nil when there is none
+	sealed    guard.Sealed
 
 	// Use calls under way are counted in the Store's reader domain, not
 	// here: destroy marks the version gone and leaves its wipe to the
@@ -52,27 +46,47 @@ type Secret struct {
 	replaced atomic.Bool           // a newer version is current: uses are counted as reads of an old version
 }
 
+// secretExtra is what few versions have.
+type secretExtra struct {
+	details map[string]string // from Spec.Describe; never a value
+	labels  map[string]string // the backend's (providers.Value.Labels); never a value
+}
+
+func (s *Secret) details() map[string]string {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.details
+}
+
+func (s *Secret) labels() map[string]string {
+	if s.extra == nil {
+		return nil
+	}
+	return s.extra.labels
+}
+
 // Name returns the secret's name.
-func (s *Secret) Name() string { return s.name }
+func (s *Secret) Name() string { return s.entry.name }
 
 // Version returns the version identifier (the backend's, or a keyed hash of
 // the value).
 func (s *Secret) Version() string { return s.version }
 
 // Kind returns the secret's kind.
-func (s *Secret) Kind() Kind { return s.kind }
+func (s *Secret) Kind() Kind { return s.entry.spec.Kind }
 
 // ExpiresAt returns when this version expires; zero if unknown.
 func (s *Secret) ExpiresAt() time.Time { return s.expiresAt }
 
 // Len returns the length of the value in bytes, without opening it.
-func (s *Secret) Len() int { return s.size }
+func (s *Secret) Len() int { return s.sealed.Len() }
 
 // Details returns what Spec.Describe said of this version (a copy), or nil.
-func (s *Secret) Details() map[string]string { return maps.Clone(s.details) }
+func (s *Secret) Details() map[string]string { return maps.Clone(s.details()) }
 
 // LoadedAt returns when this version entered the store.
-func (s *Secret) LoadedAt() time.Time { return s.loadedAt }
+func (s *Secret) LoadedAt() time.Time { return time.Unix(0, s.loadedNS) }
 
 // Use calls fn with the plaintext, in locked scratch memory that is wiped
 // as soon as fn returns (or panics). fn must not keep the slice or copy the
@@ -93,12 +107,12 @@ func (s *Secret) Use(fn func(value []byte) error) error {
 		return g // set before its wipe was retired
 	}
 	if s.replaced.Load() {
-		s.entry.oldRead(s.clock.Now())
+		s.entry.oldRead(s.entry.s.clock.Now())
 	}
 	if s.expiresNS != 0 || s.entry.staleAt.Load() != 0 {
-		now := s.clock.Now()
+		now := s.entry.s.clock.Now()
 		if s.expiresNS != 0 && now.UnixNano() >= s.expiresNS {
-			return newError("use", s.name, ErrExpired, nil)
+			return newError("use", s.entry.name, ErrExpired, nil)
 		}
 		if err := s.entry.staleNow("use", now); err != nil {
 			return err
@@ -120,9 +134,9 @@ func (s *Secret) within(fn func()) {
 
 // open decrypts for fn. The caller is a reader of the version (Use, within).
 func (s *Secret) open(fn func(value []byte) error) error {
-	if err := s.guard.Open(s.sealed, fn); err != nil {
+	if err := s.entry.s.guard.Open(&s.sealed, fn); err != nil {
 		if _, mine := err.(*guard.LockError); mine || err == guard.ErrCorrupt || err == guard.ErrClosed {
-			return classify("use", s.name, err)
+			return classify("use", s.entry.name, err)
 		}
 		return err // fn's own error, untouched
 	}
@@ -149,10 +163,11 @@ func (s *Secret) destroy(why *Error) {
 	if !s.gone.CompareAndSwap(nil, why) {
 		return
 	}
-	s.pending.Add(1)
-	s.entry.s.readers.Retire(func() {
+	st := s.entry.s
+	st.pending.Add(1)
+	st.readers.Retire(func() {
 		s.sealed.Destroy()
-		s.pending.Done()
+		st.pending.Done()
 	})
 }
 
@@ -170,7 +185,7 @@ func (s *Secret) String() string {
 	if s == nil {
 		return "<nil>"
 	}
-	return "secret " + s.name + " version " + s.version + " " + redacted
+	return "secret " + s.entry.name + " version " + s.version + " " + redacted
 }
 
 // GoString is used by %#v; it is redacted like String.
@@ -184,7 +199,7 @@ func (s *Secret) LogValue() slog.Value {
 	if s == nil {
 		return slog.StringValue("<nil>")
 	}
-	return slog.GroupValue(slog.String("name", s.name), slog.String("version", s.version), slog.String("value", redacted))
+	return slog.GroupValue(slog.String("name", s.entry.name), slog.String("version", s.version), slog.String("value", redacted))
 }
 
 // MarshalText returns the redacted description.
@@ -196,5 +211,5 @@ func (s *Secret) MarshalJSON() ([]byte, error) {
 		Name    string `json:"name"`
 		Version string `json:"version"`
 		Value   string `json:"value"`
-	}{s.name, s.version, redacted})
+	}{s.entry.name, s.version, redacted})
 }

@@ -52,6 +52,9 @@ type Store struct {
 	pending   sync.WaitGroup // destroyed versions whose wipe waits for a Use
 	readers   *epoch.Domain  // Use calls under way, for those wipes
 	tally     *tally.Tally   // reads not yet added to their entry's counters
+
+	polMu    sync.Mutex
+	policies map[policyKey]*policy // shared by entries declared alike
 }
 
 // Open makes a Store. It fails with an error matching ErrLockedMemory when

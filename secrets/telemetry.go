@@ -47,11 +47,8 @@ type telemetry struct {
 	reg       metric.Registration
 }
 
-type entryTelemetry struct {
-	t     *telemetry
-	attrs attribute.Set
-	kv    []attribute.KeyValue
-}
+// noSpan is a span that records nothing: the one of a context without any.
+var noSpan = trace.SpanFromContext(context.Background())
 
 func newTelemetry(s *Store) (*telemetry, error) {
 	mp := s.opts.MeterProvider
@@ -102,7 +99,7 @@ func newTelemetry(s *Store) (*telemetry, error) {
 		now := s.clock.Now()
 		s.tally.Flush()
 		for _, e := range s.snapshot() {
-			set := metric.WithAttributeSet(e.tel.attrs)
+			set := metric.WithAttributes(e.entryKV()...)
 			o.ObserveInt64(reads, int64(e.reads.Load()), set)
 			if cur := e.cur.Load(); cur != nil && !cur.expiresAt.IsZero() {
 				o.ObserveFloat64(expiry, cur.expiresAt.Sub(now).Seconds(), set)
@@ -127,26 +124,28 @@ func (t *telemetry) close() {
 	}
 }
 
-func (t *telemetry) forEntry(e *entry) entryTelemetry {
-	if !t.on {
-		return entryTelemetry{t: t} // no attributes to build for no-op instruments
-	}
-	kv := []attribute.KeyValue{
+// entryKV returns the attributes that name e in metrics and spans. They
+// are built when used, not kept: a million entries would each hold them.
+func (e *entry) entryKV(extra ...attribute.KeyValue) []attribute.KeyValue {
+	return append([]attribute.KeyValue{
 		attribute.String("strongroom.secret", e.name),
 		attribute.String("strongroom.source", e.source()),
-	}
-	return entryTelemetry{t: t, attrs: attribute.NewSet(kv...), kv: kv}
+	}, extra...)
 }
 
-func (et entryTelemetry) refreshed(outcome string) {
+// refreshed counts a fetch of e by outcome.
+func (e *entry) refreshed(outcome string) {
+	t := e.s.tel
+	if !t.on {
+		return // no-op instruments: no attributes to build
+	}
 	ctx := context.Background()
-	kv := append(et.kv[:len(et.kv):len(et.kv)], attribute.String("strongroom.outcome", outcome))
-	et.t.refreshes.Add(ctx, 1, metric.WithAttributes(kv...))
+	t.refreshes.Add(ctx, 1, metric.WithAttributes(e.entryKV(attribute.String("strongroom.outcome", outcome))...))
 	switch outcome {
 	case outcomeFailed, outcomeRejected:
-		et.t.failures.Add(ctx, 1, metric.WithAttributeSet(et.attrs))
+		t.failures.Add(ctx, 1, metric.WithAttributes(e.entryKV()...))
 	case outcomeRotated:
-		et.t.rotations.Add(ctx, 1, metric.WithAttributeSet(et.attrs))
+		t.rotations.Add(ctx, 1, metric.WithAttributes(e.entryKV()...))
 	}
 }
 
@@ -154,8 +153,11 @@ func (et entryTelemetry) refreshed(outcome string) {
 type fetchSpan struct{ span trace.Span }
 
 func (t *telemetry) startFetch(ctx context.Context, e *entry) (context.Context, fetchSpan) {
+	if !t.on {
+		return ctx, fetchSpan{noSpan} // nothing to build, nothing to end
+	}
 	ctx, span := t.tracer.Start(ctx, SpanFetch, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(e.tel.kv...))
+		trace.WithAttributes(e.entryKV()...))
 	return ctx, fetchSpan{span}
 }
 

@@ -21,9 +21,30 @@ func (s *Sealed) Destroy() {
 	s.box = nil
 }
 
+// Len returns the length of the plaintext s holds.
+func (s *Sealed) Len() int { return max(len(s.box)-nonceSize-secretbox.Overhead, 0) }
+
+// SealTo is Seal into dst, for a Sealed held inside another struct.
+func (g *Guard) SealTo(dst *Sealed, plaintext []byte) error {
+	box, err := g.seal(plaintext)
+	if err != nil {
+		return err
+	}
+	dst.box = box
+	return nil
+}
+
 // Seal encrypts plaintext under a fresh random nonce. It does not modify or
 // keep plaintext; the caller wipes it.
 func (g *Guard) Seal(plaintext []byte) (*Sealed, error) {
+	box, err := g.seal(plaintext)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealed{box: box}, nil
+}
+
+func (g *Guard) seal(plaintext []byte) ([]byte, error) {
 	box := make([]byte, nonceSize, nonceSize+len(plaintext)+secretbox.Overhead)
 	if _, err := rand.Read(box); err != nil {
 		return nil, fmt.Errorf("guard: reading nonce: %w", err)
@@ -32,8 +53,7 @@ func (g *Guard) Seal(plaintext []byte) (*Sealed, error) {
 	if key == nil {
 		return nil, ErrClosed
 	}
-	box = secretbox.Seal(box, plaintext, (*[nonceSize]byte)(box), key)
-	return &Sealed{box: box}, nil
+	return secretbox.Seal(box, plaintext, (*[nonceSize]byte)(box), key), nil
 }
 
 // Open decrypts s into scratch memory, calls fn with the plaintext, then
