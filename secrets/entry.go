@@ -744,6 +744,13 @@ func (e *entry) endedNow(op string) error {
 // reading is wiped as that Use returns). It returns the versions it wiped,
 // current first, or nil if e had ended already.
 func (e *entry) end(to life, why *Error, ev Event) []string {
+	return e.endInto(to, why, ev, nil)
+}
+
+// endInto is end, with the versions it makes gone added to batch for the
+// caller to wipe (Store.Close: one retirement for all, not one each) when
+// batch is not nil.
+func (e *entry) endInto(to life, why *Error, ev Event, batch *[]*Secret) []string {
 	e.mu.Lock()
 	if e.life >= lifeRevoked {
 		e.mu.Unlock()
@@ -758,13 +765,26 @@ func (e *entry) end(to life, why *Error, ev Event) []string {
 	e.stopWatch = nil
 	e.nextRefresh = time.Time{}
 	e.recovered() // a failure in progress ends with the secret
-	e.reschedule()
+	if to == lifeClosed {
+		// Close has stopped the scheduler, and closes the providers
+		// next, which ends every watch (the providers.Watcher contract;
+		// a signal before then finds the entry closed): a million
+		// entries need not each be unscheduled and unwatched one by one.
+		stop = nil
+	} else {
+		e.reschedule()
+	}
 	var versions []string
 	for _, sec := range []*Secret{e.cur.Swap(nil), e.prev} {
-		if sec != nil {
-			versions = append(versions, sec.version)
+		switch {
+		case sec == nil:
+			continue
+		case batch == nil:
 			sec.destroy(why)
+		case sec.gone.CompareAndSwap(nil, why):
+			*batch = append(*batch, sec)
 		}
+		versions = append(versions, sec.version)
 	}
 	e.prev = nil
 	if ev.Kind != 0 {
@@ -781,9 +801,10 @@ func (e *entry) end(to life, why *Error, ev Event) []string {
 	return versions
 }
 
-// shutdown stops watching and fetching, at Close.
-func (e *entry) shutdown() {
-	e.end(lifeClosed, newError("use", e.name, ErrDestroyed, ErrClosed), Event{})
+// shutdown stops watching and fetching, at Close, adding the versions to
+// wipe to batch.
+func (e *entry) shutdown(batch *[]*Secret) {
+	e.endInto(lifeClosed, newError("use", e.name, ErrDestroyed, ErrClosed), Event{}, batch)
 }
 
 // source is the provider's scheme, or "generated" for a secret made by

@@ -98,7 +98,7 @@ func newTelemetry(s *Store) (*telemetry, error) {
 		o.ObserveInt64(lockedBytes, s.guard.LockedBytes())
 		now := s.clock.Now()
 		s.tally.Flush()
-		for _, e := range s.snapshot() {
+		for _, e := range s.unsorted() {
 			set := metric.WithAttributes(e.entryKV()...)
 			o.ObserveInt64(reads, int64(e.reads.Load()), set)
 			if cur := e.cur.Load(); cur != nil && !cur.expiresAt.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strongroom/strongroom/providers"
@@ -62,6 +63,9 @@ type Provider struct {
 	fetches   map[string]int
 	revoked   map[string][]string
 	watches   map[string]*watch // a list per name, through watch.next
+
+	watchesClosed atomic.Bool    // set by Close: no changed call starts after
+	watchRuns     sync.WaitGroup // goroutines running changed
 }
 
 // entry is the current value of one name.
@@ -181,24 +185,21 @@ func (p *Provider) Close() error {
 	}
 	p.closed = true
 	close(p.done)
-	for name := range p.entries {
-		p.wipeLocked(name)
+	for _, e := range p.entries {
+		clear(e.data)
 	}
+	clear(p.entries)
 	for name := range p.corrupts {
 		p.healCorruptionLocked(name)
 	}
-	var ws []*watch
-	for name := range p.watches {
-		for w := range p.watchesOf(name) {
-			ws = append(ws, w)
-		}
-	}
+	// Every watch ends at once: a goroutine running changed sees
+	// watchesClosed and returns, and no signal starts another (Set and
+	// the rest do nothing once closed). A million watches are not each
+	// visited.
+	p.watchesClosed.Store(true)
 	clear(p.watches)
 	p.mu.Unlock()
-
-	for _, w := range ws {
-		w.stop()
-	}
+	p.watchRuns.Wait()
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 type watch struct {
 	changed func()
 	next    *watch // the next watch of the same name
+	p       *Provider
 
 	// With a [*Clock], a signal not yet taken up holds the clock, so that
 	// Clock.Wait and Advance wait for the changed call it causes.
@@ -38,7 +39,7 @@ func (p *Provider) Watch(ctx context.Context, ref string, changed func()) (stop 
 		return nil, err
 	}
 	defer p.mu.Unlock()
-	w := &watch{changed: changed, next: p.watches[name]}
+	w := &watch{changed: changed, next: p.watches[name], p: p}
 	w.clock, _ = p.clock.(*Clock)
 	p.watches[name] = w
 	return func() {
@@ -115,6 +116,7 @@ func (w *watch) notify() {
 	}
 	if w.idle == nil {
 		w.idle = make(chan struct{})
+		w.p.watchRuns.Add(1) // the caller holds p.mu and has seen it open
 		go w.run()
 	}
 }
@@ -122,11 +124,12 @@ func (w *watch) notify() {
 // run calls changed once per signal taken up, until none is pending or the
 // watch is stopped (stop wins over a pending signal).
 func (w *watch) run() {
+	defer w.p.watchRuns.Done()
 	for {
 		w.mu.Lock()
 		release := w.pending
 		w.pending = nil
-		if release == nil || w.stopped {
+		if release == nil || w.stopped || w.p.watchesClosed.Load() {
 			close(w.idle)
 			w.idle = nil
 			w.mu.Unlock()
