@@ -340,6 +340,7 @@ func (e *entry) seal(v *providers.Value, now time.Time, details map[string]strin
 	sec := &Secret{
 		version: v.Version, expiresAt: v.ExpiresAt, createdAt: v.CreatedAt, loadedNS: now.UnixNano(), entry: e,
 	}
+	sec.size = uint32(len(v.Data))
 	if err := e.s.guard.SealTo(&sec.sealed, v.Data); err != nil {
 		return nil, classify("seal", e.name, err)
 	}

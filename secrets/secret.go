@@ -37,7 +37,8 @@ type Secret struct {
 	loadedNS  int64        // when the version entered the store, Unix ns
 	entry     *entry       // its name, kind and staleness budget, and the Store
 	extra     *secretExtra // nil when there is none
-	sealed    guard.Sealed
+	sealed    guard.Sealed // wiped (box set to nil) by the reader domain: read only as a reader
+	size      uint32       // the value's length, kept after the wipe
 
 	// Use calls under way are counted in the Store's reader domain, not
 	// here: destroy marks the version gone and leaves its wipe to the
@@ -80,7 +81,7 @@ func (s *Secret) Kind() Kind { return s.entry.spec.Kind }
 func (s *Secret) ExpiresAt() time.Time { return s.expiresAt }
 
 // Len returns the length of the value in bytes, without opening it.
-func (s *Secret) Len() int { return s.sealed.Len() }
+func (s *Secret) Len() int { return int(s.size) }
 
 // Details returns what Spec.Describe said of this version (a copy), or nil.
 func (s *Secret) Details() map[string]string { return maps.Clone(s.details()) }

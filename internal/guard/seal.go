@@ -21,9 +21,6 @@ func (s *Sealed) Destroy() {
 	s.box = nil
 }
 
-// Len returns the length of the plaintext s holds.
-func (s *Sealed) Len() int { return max(len(s.box)-nonceSize-secretbox.Overhead, 0) }
-
 // SealTo is Seal into dst, for a Sealed held inside another struct.
 func (g *Guard) SealTo(dst *Sealed, plaintext []byte) error {
 	box, err := g.seal(plaintext)
